@@ -1,0 +1,482 @@
+package dev.extproc.callout;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static java.util.Objects.requireNonNull;
+
+import com.google.common.net.HostAndPort;
+import com.google.errorprone.annotations.CanIgnoreReturnValue;
+import dev.extproc.callout.internal.ConfigParser;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Immutable settings of a {@link CalloutServer}: its listeners, TLS material, gRPC limits, hook
+ * executor and shutdown grace period.
+ *
+ * <p>Build one with {@link #newBuilder()}, or from command line flags and environment variables
+ * with {@link #fromArgs(String[], Map)} (flags win over environment variables, which win over the
+ * defaults). {@link #usage()} lists every flag with its variable and default.
+ */
+public final class CalloutServerConfig {
+
+  /** Default TLS gRPC listener: {@value}. */
+  public static final String DEFAULT_SECURE_ADDRESS = "0.0.0.0:8443";
+
+  /** Default plaintext (h2c) gRPC listener: {@value}. */
+  public static final String DEFAULT_PLAINTEXT_ADDRESS = "0.0.0.0:8080";
+
+  /** Default HTTP health check listener: {@value}. */
+  public static final String DEFAULT_HEALTH_CHECK_ADDRESS = "0.0.0.0:8000";
+
+  /**
+   * Default largest inbound gRPC message, in bytes: {@value} (16 MiB). A BUFFERED body arrives as
+   * one message, so this must exceed the load balancer's body buffer limit plus the headers.
+   */
+  public static final int DEFAULT_MAX_INBOUND_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+  /** Default limit of concurrent streams per HTTP/2 connection: {@value} (no limit). */
+  public static final int DEFAULT_MAX_CONCURRENT_STREAMS = Integer.MAX_VALUE;
+
+  /** Default number of threads in the {@link HookExecutor#POOL} hook executor: {@value}. */
+  public static final int DEFAULT_HOOK_THREADS = 200;
+
+  /** Default shortest interval between client keepalive pings the server tolerates: 10 s. */
+  public static final Duration DEFAULT_PERMIT_KEEPALIVE_TIME = Duration.ofSeconds(10);
+
+  /** Default time in-flight streams get to finish after {@link CalloutServer#close()}: 30 s. */
+  public static final Duration DEFAULT_SHUTDOWN_GRACE_PERIOD = Duration.ofSeconds(30);
+
+  /** Where hooks run. */
+  public enum HookExecutor {
+    /**
+     * A bounded pool of platform threads ({@link CalloutServerConfig#hookThreads()}); hooks may
+     * block without stalling other streams until every thread is busy. The default.
+     */
+    POOL,
+    /**
+     * One virtual thread per task (JDK 21 or newer); hooks may block freely. Refused at start on
+     * older JDKs.
+     */
+    VIRTUAL,
+    /**
+     * On the network thread that received the message: the cheapest, for hooks that never block. A
+     * blocking hook stalls every stream of its connection.
+     */
+    INLINE
+  }
+
+  private final @Nullable InetSocketAddress secureAddress;
+  private final @Nullable InetSocketAddress plaintextAddress;
+  private final @Nullable InetSocketAddress healthCheckAddress;
+  private final boolean secureHealthCheck;
+  private final @Nullable Path certChainPath;
+  private final @Nullable Path privateKeyPath;
+  private final byte @Nullable [] certChainPem;
+  private final byte @Nullable [] privateKeyPem;
+  private final int maxInboundMessageSize;
+  private final int maxConcurrentStreams;
+  private final Duration permitKeepAliveTime;
+  private final HookExecutor hookExecutor;
+  private final int hookThreads;
+  private final Duration shutdownGracePeriod;
+
+  private CalloutServerConfig(Builder b) {
+    this.secureAddress = b.secureAddress;
+    this.plaintextAddress = b.plaintextAddress;
+    this.healthCheckAddress = b.healthCheckAddress;
+    this.secureHealthCheck = b.secureHealthCheck;
+    this.certChainPath = b.certChainPath;
+    this.privateKeyPath = b.privateKeyPath;
+    this.certChainPem = b.certChainPem;
+    this.privateKeyPem = b.privateKeyPem;
+    this.maxInboundMessageSize = b.maxInboundMessageSize;
+    this.maxConcurrentStreams = b.maxConcurrentStreams;
+    this.permitKeepAliveTime = b.permitKeepAliveTime;
+    this.hookExecutor = b.hookExecutor;
+    this.hookThreads = b.hookThreads;
+    this.shutdownGracePeriod = b.shutdownGracePeriod;
+  }
+
+  /** Returns a builder holding the defaults. */
+  public static Builder newBuilder() {
+    return new Builder();
+  }
+
+  /** Returns the default configuration. */
+  public static CalloutServerConfig defaults() {
+    return newBuilder().build();
+  }
+
+  /**
+   * Parses command line flags over environment variables over the defaults.
+   *
+   * @param args flags such as {@code --plaintext-address 127.0.0.1:8080}; {@code --flag=value} is
+   *     accepted too
+   * @param env environment variables, usually {@link System#getenv()}; only {@code CALLOUT_*} keys
+   *     are read
+   * @throws IllegalArgumentException naming the flag or variable, for an unknown flag or a bad
+   *     value
+   * @throws IllegalStateException when the settings contradict each other (see {@link
+   *     Builder#build()})
+   */
+  public static CalloutServerConfig fromArgs(String[] args, Map<String, String> env) {
+    return ConfigParser.parse(args, env).build();
+  }
+
+  /** Returns the flag reference printed by {@code --help}: one line per flag. */
+  public static String usage() {
+    return ConfigParser.usage();
+  }
+
+  /** Returns a builder that starts from these settings. */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** The TLS gRPC listener's address; empty when TLS is disabled. */
+  public Optional<InetSocketAddress> secureAddress() {
+    return Optional.ofNullable(secureAddress);
+  }
+
+  /** The plaintext gRPC listener's address; empty when it is disabled. */
+  public Optional<InetSocketAddress> plaintextAddress() {
+    return Optional.ofNullable(plaintextAddress);
+  }
+
+  /**
+   * The HTTP health check listener's address; empty in combined mode, where health is served only
+   * by {@code grpc.health.v1} on the gRPC listeners.
+   */
+  public Optional<InetSocketAddress> healthCheckAddress() {
+    return Optional.ofNullable(healthCheckAddress);
+  }
+
+  /** Whether the health check listener speaks HTTPS (with the TLS listener's certificate). */
+  public boolean isSecureHealthCheck() {
+    return secureHealthCheck;
+  }
+
+  /** The PEM certificate chain file; empty when bytes or an ephemeral certificate are used. */
+  public Optional<Path> certChainPath() {
+    return Optional.ofNullable(certChainPath);
+  }
+
+  /** The PEM (PKCS#8) private key file; empty when bytes or an ephemeral certificate are used. */
+  public Optional<Path> privateKeyPath() {
+    return Optional.ofNullable(privateKeyPath);
+  }
+
+  /** Whether a certificate was configured, by path or bytes; if not, one is generated at start. */
+  public boolean hasCertificate() {
+    return certChainPath != null || certChainPem != null;
+  }
+
+  byte @Nullable [] certChainPem() {
+    return certChainPem == null ? null : certChainPem.clone();
+  }
+
+  byte @Nullable [] privateKeyPem() {
+    return privateKeyPem == null ? null : privateKeyPem.clone();
+  }
+
+  /** The largest inbound gRPC message in bytes; larger ones end the stream RESOURCE_EXHAUSTED. */
+  public int maxInboundMessageSize() {
+    return maxInboundMessageSize;
+  }
+
+  /** The limit of concurrent streams per HTTP/2 connection. */
+  public int maxConcurrentStreams() {
+    return maxConcurrentStreams;
+  }
+
+  /** The shortest interval between client keepalive pings tolerated, with or without calls. */
+  public Duration permitKeepAliveTime() {
+    return permitKeepAliveTime;
+  }
+
+  /** Where hooks run. */
+  public HookExecutor hookExecutor() {
+    return hookExecutor;
+  }
+
+  /** Threads of the {@link HookExecutor#POOL} executor. */
+  public int hookThreads() {
+    return hookThreads;
+  }
+
+  /** How long in-flight streams may run on after {@link CalloutServer#close()} begins. */
+  public Duration shutdownGracePeriod() {
+    return shutdownGracePeriod;
+  }
+
+  /** Shows the effective settings; never key material. */
+  @Override
+  public String toString() {
+    return "CalloutServerConfig{secureAddress="
+        + show(secureAddress)
+        + ", plaintextAddress="
+        + show(plaintextAddress)
+        + ", healthCheckAddress="
+        + (healthCheckAddress == null ? "combined" : show(healthCheckAddress))
+        + ", secureHealthCheck="
+        + secureHealthCheck
+        + ", certificate="
+        + (certChainPath != null
+            ? certChainPath + " + " + privateKeyPath
+            : certChainPem != null ? "PEM bytes" : "ephemeral self-signed")
+        + ", maxInboundMessageSize="
+        + maxInboundMessageSize
+        + ", maxConcurrentStreams="
+        + maxConcurrentStreams
+        + ", permitKeepAliveTime="
+        + permitKeepAliveTime
+        + ", hookExecutor="
+        + hookExecutor
+        + ", hookThreads="
+        + hookThreads
+        + ", shutdownGracePeriod="
+        + shutdownGracePeriod
+        + "}";
+  }
+
+  private static String show(@Nullable InetSocketAddress address) {
+    return address == null
+        ? "disabled"
+        : HostAndPort.fromParts(address.getHostString(), address.getPort()).toString();
+  }
+
+  /**
+   * Parses {@code HOST:PORT} ({@code [::1]:8443} for IPv6) into an unresolved address; the host is
+   * resolved when the server starts.
+   *
+   * @throws IllegalArgumentException showing the bad value
+   */
+  static InetSocketAddress parseAddress(String hostPort) {
+    requireNonNull(hostPort, "hostPort");
+    HostAndPort parsed;
+    try {
+      parsed = HostAndPort.fromString(hostPort.trim()).requireBracketsForIPv6();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "address: " + hostPort + " (expected: HOST:PORT, [IPv6]:PORT)", e);
+    }
+    checkArgument(
+        parsed.hasPort() && !parsed.getHost().isEmpty(),
+        "address: %s (expected: HOST:PORT, [IPv6]:PORT)",
+        hostPort);
+    return InetSocketAddress.createUnresolved(parsed.getHost(), parsed.getPort());
+  }
+
+  private static boolean isWildcard(InetSocketAddress address) {
+    String host = address.getHostString();
+    return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
+  }
+
+  /** Builds a {@link CalloutServerConfig}; every setter checks its argument at once. */
+  public static final class Builder {
+    private @Nullable InetSocketAddress secureAddress = parseAddress(DEFAULT_SECURE_ADDRESS);
+    private @Nullable InetSocketAddress plaintextAddress = parseAddress(DEFAULT_PLAINTEXT_ADDRESS);
+    private @Nullable InetSocketAddress healthCheckAddress =
+        parseAddress(DEFAULT_HEALTH_CHECK_ADDRESS);
+    private boolean secureHealthCheck;
+    private @Nullable Path certChainPath;
+    private @Nullable Path privateKeyPath;
+    private byte @Nullable [] certChainPem;
+    private byte @Nullable [] privateKeyPem;
+    private int maxInboundMessageSize = DEFAULT_MAX_INBOUND_MESSAGE_SIZE;
+    private int maxConcurrentStreams = DEFAULT_MAX_CONCURRENT_STREAMS;
+    private Duration permitKeepAliveTime = DEFAULT_PERMIT_KEEPALIVE_TIME;
+    private HookExecutor hookExecutor = HookExecutor.POOL;
+    private int hookThreads = DEFAULT_HOOK_THREADS;
+    private Duration shutdownGracePeriod = DEFAULT_SHUTDOWN_GRACE_PERIOD;
+
+    private Builder() {}
+
+    private Builder(CalloutServerConfig c) {
+      secureAddress = c.secureAddress;
+      plaintextAddress = c.plaintextAddress;
+      healthCheckAddress = c.healthCheckAddress;
+      secureHealthCheck = c.secureHealthCheck;
+      certChainPath = c.certChainPath;
+      privateKeyPath = c.privateKeyPath;
+      certChainPem = c.certChainPem;
+      privateKeyPem = c.privateKeyPem;
+      maxInboundMessageSize = c.maxInboundMessageSize;
+      maxConcurrentStreams = c.maxConcurrentStreams;
+      permitKeepAliveTime = c.permitKeepAliveTime;
+      hookExecutor = c.hookExecutor;
+      hookThreads = c.hookThreads;
+      shutdownGracePeriod = c.shutdownGracePeriod;
+    }
+
+    /**
+     * Enables the TLS gRPC listener on {@code HOST:PORT} (default {@value
+     * #DEFAULT_SECURE_ADDRESS}).
+     */
+    @CanIgnoreReturnValue
+    public Builder secureAddress(String hostPort) {
+      secureAddress = parseAddress(hostPort);
+      return this;
+    }
+
+    /** Disables the TLS gRPC listener. */
+    @CanIgnoreReturnValue
+    public Builder disableTls() {
+      secureAddress = null;
+      return this;
+    }
+
+    /**
+     * Enables the plaintext gRPC listener on {@code HOST:PORT} (default {@value
+     * #DEFAULT_PLAINTEXT_ADDRESS}).
+     */
+    @CanIgnoreReturnValue
+    public Builder plaintextAddress(String hostPort) {
+      plaintextAddress = parseAddress(hostPort);
+      return this;
+    }
+
+    /** Disables the plaintext gRPC listener. */
+    @CanIgnoreReturnValue
+    public Builder disablePlaintext() {
+      plaintextAddress = null;
+      return this;
+    }
+
+    /**
+     * Serves HTTP health checks on {@code HOST:PORT} (default {@value
+     * #DEFAULT_HEALTH_CHECK_ADDRESS}).
+     */
+    @CanIgnoreReturnValue
+    public Builder healthCheckAddress(String hostPort) {
+      healthCheckAddress = parseAddress(hostPort);
+      return this;
+    }
+
+    /** Serves health only through {@code grpc.health.v1} on the gRPC listeners: no HTTP port. */
+    @CanIgnoreReturnValue
+    public Builder combinedHealthCheck() {
+      healthCheckAddress = null;
+      return this;
+    }
+
+    /** Serves the HTTP health check over HTTPS with the TLS listener's certificate. */
+    @CanIgnoreReturnValue
+    public Builder secureHealthCheck(boolean secure) {
+      secureHealthCheck = secure;
+      return this;
+    }
+
+    /**
+     * Uses a PEM certificate chain and PEM PKCS#8 private key from files, read at start. Without a
+     * certificate an ephemeral self-signed one is generated at start.
+     */
+    @CanIgnoreReturnValue
+    public Builder certificate(Path certChain, Path privateKey) {
+      certChainPath = requireNonNull(certChain, "certChain");
+      privateKeyPath = requireNonNull(privateKey, "privateKey");
+      certChainPem = null;
+      privateKeyPem = null;
+      return this;
+    }
+
+    /** Uses a PEM certificate chain and PEM PKCS#8 private key given as bytes. */
+    @CanIgnoreReturnValue
+    public Builder certificate(byte[] certChainPem, byte[] privateKeyPem) {
+      checkArgument(certChainPem.length > 0, "certChainPem: empty (expected: PEM bytes)");
+      checkArgument(privateKeyPem.length > 0, "privateKeyPem: empty (expected: PEM bytes)");
+      this.certChainPem = certChainPem.clone();
+      this.privateKeyPem = privateKeyPem.clone();
+      certChainPath = null;
+      privateKeyPath = null;
+      return this;
+    }
+
+    /** Sets the largest inbound message in bytes (default 16 MiB). */
+    @CanIgnoreReturnValue
+    public Builder maxInboundMessageSize(int bytes) {
+      checkArgument(bytes > 0, "maxInboundMessageSize: %s (expected: > 0)", bytes);
+      maxInboundMessageSize = bytes;
+      return this;
+    }
+
+    /** Sets the limit of concurrent streams per connection (default: no limit). */
+    @CanIgnoreReturnValue
+    public Builder maxConcurrentStreams(int streams) {
+      checkArgument(streams > 0, "maxConcurrentStreams: %s (expected: > 0)", streams);
+      maxConcurrentStreams = streams;
+      return this;
+    }
+
+    /** Sets the shortest client keepalive ping interval tolerated (default 10 s). */
+    @CanIgnoreReturnValue
+    public Builder permitKeepAliveTime(Duration interval) {
+      checkArgument(!interval.isNegative(), "permitKeepAliveTime: %s (expected: >= 0)", interval);
+      permitKeepAliveTime = interval;
+      return this;
+    }
+
+    /** Chooses where hooks run (default {@link HookExecutor#POOL}). */
+    @CanIgnoreReturnValue
+    public Builder hookExecutor(HookExecutor executor) {
+      hookExecutor = requireNonNull(executor, "hookExecutor");
+      return this;
+    }
+
+    /** Sets the {@link HookExecutor#POOL} size (default {@value #DEFAULT_HOOK_THREADS}). */
+    @CanIgnoreReturnValue
+    public Builder hookThreads(int threads) {
+      checkArgument(threads > 0, "hookThreads: %s (expected: > 0)", threads);
+      hookThreads = threads;
+      return this;
+    }
+
+    /** Sets how long in-flight streams may run on during shutdown (default 30 s). */
+    @CanIgnoreReturnValue
+    public Builder shutdownGracePeriod(Duration period) {
+      checkArgument(!period.isNegative(), "shutdownGracePeriod: %s (expected: >= 0)", period);
+      shutdownGracePeriod = period;
+      return this;
+    }
+
+    /**
+     * Returns the configuration.
+     *
+     * @throws IllegalStateException when both gRPC listeners are disabled, when HTTPS health checks
+     *     are asked for in combined mode, or when two listeners share a port
+     */
+    public CalloutServerConfig build() {
+      if (secureAddress == null && plaintextAddress == null) {
+        throw new IllegalStateException(
+            "both gRPC listeners are disabled (expected: TLS, plaintext or both)");
+      }
+      if (secureHealthCheck && healthCheckAddress == null) {
+        throw new IllegalStateException(
+            "secure health check needs the HTTP health listener (not combined mode)");
+      }
+      checkDistinctPorts("secure", secureAddress, "plaintext", plaintextAddress);
+      checkDistinctPorts("secure", secureAddress, "health check", healthCheckAddress);
+      checkDistinctPorts("plaintext", plaintextAddress, "health check", healthCheckAddress);
+      return new CalloutServerConfig(this);
+    }
+
+    private static void checkDistinctPorts(
+        String name1,
+        @Nullable InetSocketAddress a1,
+        String name2,
+        @Nullable InetSocketAddress a2) {
+      if (a1 != null
+          && a2 != null
+          && a1.getPort() != 0
+          && a1.getPort() == a2.getPort()
+          && (a1.getHostString().equals(a2.getHostString()) || isWildcard(a1) || isWildcard(a2))) {
+        throw new IllegalStateException(
+            name1 + " and " + name2 + " listeners both use port " + a1.getPort());
+      }
+    }
+  }
+}

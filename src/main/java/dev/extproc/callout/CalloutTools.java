@@ -1,0 +1,306 @@
+package dev.extproc.callout;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static java.util.Objects.requireNonNull;
+
+import com.google.errorprone.annotations.CheckReturnValue;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import io.envoyproxy.envoy.config.core.v3.HeaderMap;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption.HeaderAppendAction;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
+import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
+import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
+import io.envoyproxy.envoy.type.v3.HttpStatus;
+import io.envoyproxy.envoy.type.v3.StatusCode;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Static helpers that build the replies hooks return and read what Envoy sent.
+ *
+ * <p>Header values are always written to {@code raw_value} (Envoy ignores {@code value} in
+ * mutations) and read from {@code raw_value}, falling back to {@code value} for old proxies.
+ * Arguments are checked at once: a bad one throws {@link IllegalArgumentException} showing it.
+ */
+public final class CalloutTools {
+
+  /** The namespace Google Cloud's dynamic forwarding reads its selected endpoint from. */
+  public static final String DYNAMIC_FORWARDING_NAMESPACE =
+      "com.google.envoy.dynamic_forwarding.selected_endpoints";
+
+  /** The message of {@link #denyCallout()}: {@value}. */
+  public static final String DEFAULT_DENY_MESSAGE = "Callout DENIED.";
+
+  private CalloutTools() {}
+
+  // ---- Header mutations ----
+
+  /** Returns a headers reply that sets each {@code (key, value)} of {@code add}. */
+  public static HeadersResponse addHeaderMutation(List<Map.Entry<String, String>> add) {
+    return addHeaderMutation(add, List.of(), false);
+  }
+
+  /** Returns a headers reply that sets {@code add} and removes {@code remove}. */
+  public static HeadersResponse addHeaderMutation(
+      List<Map.Entry<String, String>> add, List<String> remove) {
+    return addHeaderMutation(add, remove, false);
+  }
+
+  /**
+   * Returns a headers reply that sets {@code add}, removes {@code remove} and, when {@code
+   * clearRouteCache}, asks Envoy to recompute the route (honoured for request headers only).
+   */
+  public static HeadersResponse addHeaderMutation(
+      List<Map.Entry<String, String>> add, List<String> remove, boolean clearRouteCache) {
+    return headersResponse(headerMutation(add, remove, null), clearRouteCache);
+  }
+
+  /**
+   * Like {@link #addHeaderMutation(List, List, boolean)}, with {@code appendAction} on every set
+   * header.
+   */
+  public static HeadersResponse addHeaderMutation(
+      List<Map.Entry<String, String>> add,
+      List<String> remove,
+      boolean clearRouteCache,
+      HeaderAppendAction appendAction) {
+    requireNonNull(appendAction, "appendAction");
+    return headersResponse(headerMutation(add, remove, appendAction), clearRouteCache);
+  }
+
+  /**
+   * Returns a header mutation that sets {@code add} and removes {@code remove}, with {@code
+   * appendAction} on every set header when it is not null.
+   */
+  public static HeaderMutation headerMutation(
+      List<Map.Entry<String, String>> add,
+      List<String> remove,
+      @Nullable HeaderAppendAction appendAction) {
+    HeaderMutation.Builder mutation = HeaderMutation.newBuilder();
+    for (Map.Entry<String, String> header : add) {
+      HeaderValueOption.Builder option =
+          HeaderValueOption.newBuilder().setHeader(header(header.getKey(), header.getValue()));
+      if (appendAction != null) {
+        option.setAppendAction(appendAction);
+      }
+      mutation.addSetHeaders(option);
+    }
+    for (String key : remove) {
+      mutation.addRemoveHeaders(checkKey(key));
+    }
+    return mutation.build();
+  }
+
+  /** Returns a header with {@code value} in {@code raw_value} as UTF-8, {@code value} empty. */
+  public static HeaderValue header(String key, String value) {
+    checkArgument(value != null, "value of header %s: null (expected: a string)", key);
+    return HeaderValue.newBuilder()
+        .setKey(checkKey(key))
+        .setRawValue(ByteString.copyFromUtf8(value))
+        .build();
+  }
+
+  private static HeadersResponse headersResponse(HeaderMutation mutation, boolean clearRouteCache) {
+    CommonResponse.Builder common = CommonResponse.newBuilder().setHeaderMutation(mutation);
+    if (clearRouteCache) {
+      common.setClearRouteCache(true);
+    }
+    return HeadersResponse.newBuilder().setResponse(common).build();
+  }
+
+  private static String checkKey(@Nullable String key) {
+    checkArgument(key != null && !key.isEmpty(), "header key: %s (expected: non-empty)", key);
+    return key;
+  }
+
+  // ---- Body mutations ----
+
+  /** Returns a body reply that replaces the body (or this chunk) with {@code body} as UTF-8. */
+  public static BodyResponse addBodyMutation(String body) {
+    requireNonNull(body, "body");
+    return addBodyMutation(ByteString.copyFromUtf8(body), false);
+  }
+
+  /** Returns a body reply that replaces the body (or this chunk) with {@code body}. */
+  public static BodyResponse addBodyMutation(ByteString body) {
+    return addBodyMutation(body, false);
+  }
+
+  /**
+   * Returns a body reply that replaces the body with {@code body} and, when {@code
+   * clearRouteCache}, asks Envoy to recompute the route (honoured for the request body only).
+   */
+  public static BodyResponse addBodyMutation(ByteString body, boolean clearRouteCache) {
+    requireNonNull(body, "body");
+    return bodyResponse(BodyMutation.newBuilder().setBody(body).build(), clearRouteCache);
+  }
+
+  /** Returns a body reply that empties the body (or this chunk). */
+  public static BodyResponse clearBodyMutation() {
+    return clearBodyMutation(false);
+  }
+
+  /** Returns a body reply that empties the body, optionally clearing the route cache. */
+  public static BodyResponse clearBodyMutation(boolean clearRouteCache) {
+    return bodyResponse(BodyMutation.newBuilder().setClearBody(true).build(), clearRouteCache);
+  }
+
+  private static BodyResponse bodyResponse(BodyMutation mutation, boolean clearRouteCache) {
+    CommonResponse.Builder common = CommonResponse.newBuilder().setBodyMutation(mutation);
+    if (clearRouteCache) {
+      common.setClearRouteCache(true);
+    }
+    return BodyResponse.newBuilder().setResponse(common).build();
+  }
+
+  // ---- Reading what Envoy sent ----
+
+  /**
+   * Returns the value of the first header named exactly {@code key} (Envoy sends lower-case keys),
+   * decoded as UTF-8 from {@code raw_value}, or from {@code value} when {@code raw_value} is empty.
+   */
+  public static Optional<String> headerValue(HttpHeaders headers, String key) {
+    return headerValue(headers.getHeaders(), key);
+  }
+
+  /** Like {@link #headerValue(HttpHeaders, String)}, for a header map such as trailers. */
+  public static Optional<String> headerValue(HeaderMap headers, String key) {
+    checkKey(key);
+    for (HeaderValue header : headers.getHeadersList()) {
+      if (header.getKey().equals(key)) {
+        return Optional.of(valueOf(header));
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static String valueOf(HeaderValue header) {
+    return header.getRawValue().isEmpty()
+        ? header.getValue()
+        : header.getRawValue().toString(StandardCharsets.UTF_8);
+  }
+
+  /** Returns whether a header named exactly {@code key} is present. */
+  public static boolean headersContain(HttpHeaders headers, String key) {
+    return headerValue(headers, key).isPresent();
+  }
+
+  /** Returns whether a header named exactly {@code key} has exactly {@code value}. */
+  public static boolean headersContain(HttpHeaders headers, String key, String value) {
+    requireNonNull(value, "value");
+    for (HeaderValue header : headers.getHeaders().getHeadersList()) {
+      if (header.getKey().equals(checkKey(key)) && valueOf(header).equals(value)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Returns whether the body bytes contain {@code text} encoded as UTF-8. */
+  public static boolean bodyContains(HttpBody body, String text) {
+    requireNonNull(text, "text");
+    byte[] haystack = body.getBody().toByteArray();
+    byte[] needle = text.getBytes(StandardCharsets.UTF_8);
+    outer:
+    for (int i = 0; i <= haystack.length - needle.length; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        if (haystack[i + j] != needle[j]) {
+          continue outer;
+        }
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // ---- Ending the exchange ----
+
+  /**
+   * Returns the exception that ends the stream with {@code PERMISSION_DENIED} and {@value
+   * #DEFAULT_DENY_MESSAGE}; a hook throws it: {@code throw CalloutTools.denyCallout();}. Envoy then
+   * fails the request (500 by default) unless it fails open.
+   */
+  @CheckReturnValue
+  public static StatusRuntimeException denyCallout() {
+    return denyCallout(DEFAULT_DENY_MESSAGE);
+  }
+
+  /** Like {@link #denyCallout()}, with {@code message} as the status description. */
+  @CheckReturnValue
+  public static StatusRuntimeException denyCallout(String message) {
+    requireNonNull(message, "message");
+    return Status.PERMISSION_DENIED.withDescription(message).asRuntimeException();
+  }
+
+  /**
+   * Returns a local reply with HTTP {@code httpStatus} and {@code headers}, no body; pass it to
+   * {@link CalloutContext#respondImmediately}.
+   */
+  public static ImmediateResponse headerImmediateResponse(
+      int httpStatus, List<Map.Entry<String, String>> headers) {
+    return immediateResponse(httpStatus, headers, null);
+  }
+
+  /** Like {@link #headerImmediateResponse(int, List)}, with a UTF-8 {@code body}. */
+  public static ImmediateResponse headerImmediateResponse(
+      int httpStatus, List<Map.Entry<String, String>> headers, String body) {
+    requireNonNull(body, "body");
+    return immediateResponse(httpStatus, headers, body);
+  }
+
+  private static ImmediateResponse immediateResponse(
+      int httpStatus, List<Map.Entry<String, String>> headers, @Nullable String body) {
+    checkArgument(
+        httpStatus >= 200 && httpStatus <= 599, "httpStatus: %s (expected: 200..599)", httpStatus);
+    StatusCode code = StatusCode.forNumber(httpStatus);
+    HttpStatus.Builder status = HttpStatus.newBuilder();
+    if (code == null) {
+      status.setCodeValue(httpStatus);
+    } else {
+      status.setCode(code);
+    }
+    ImmediateResponse.Builder response = ImmediateResponse.newBuilder().setStatus(status);
+    if (!headers.isEmpty()) {
+      response.setHeaders(headerMutation(headers, List.of(), null));
+    }
+    if (body != null) {
+      response.setBody(ByteString.copyFromUtf8(body));
+    }
+    return response.build();
+  }
+
+  // ---- Dynamic metadata ----
+
+  /**
+   * Returns the dynamic metadata that makes Google Cloud's dynamic forwarding send the request to
+   * {@code ip:port}: {@value #DYNAMIC_FORWARDING_NAMESPACE} {@code {primary: "ip:port"}}. Attach it
+   * with {@link CalloutContext#attachDynamicMetadata}.
+   */
+  public static Struct buildDynamicForwardingMetadata(String ip, int port) {
+    checkArgument(ip != null && !ip.isBlank(), "ip: %s (expected: an IP address)", ip);
+    checkArgument(port >= 1 && port <= 65535, "port: %s (expected: 1..65535)", port);
+    String host = ip.contains(":") && !ip.startsWith("[") ? "[" + ip + "]" : ip;
+    Struct endpoint =
+        Struct.newBuilder()
+            .putFields("primary", Value.newBuilder().setStringValue(host + ":" + port).build())
+            .build();
+    return Struct.newBuilder()
+        .putFields(
+            DYNAMIC_FORWARDING_NAMESPACE, Value.newBuilder().setStructValue(endpoint).build())
+        .build();
+  }
+}

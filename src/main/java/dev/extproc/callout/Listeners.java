@@ -1,0 +1,309 @@
+package dev.extproc.callout;
+
+import dev.extproc.callout.internal.HealthHttpServer;
+import dev.extproc.callout.internal.HookExecutors;
+import dev.extproc.callout.internal.TlsMaterial;
+import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.TlsServerCredentials;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running listeners of a {@link CalloutServer}: the gRPC listeners (plaintext and TLS, each
+ * serving ext_proc, {@code grpc.health.v1} and reflection) and the HTTP health listener, with the
+ * health state they share.
+ */
+final class Listeners {
+  private static final Logger logger = LoggerFactory.getLogger(Listeners.class);
+
+  private final @Nullable Server plaintext;
+  private final @Nullable Server secure;
+  private final @Nullable HealthHttpServer health;
+  private final HealthStatusManager grpcHealth;
+  private final @Nullable ExecutorService hookExecutor;
+  private final CountDownLatch terminated = new CountDownLatch(1);
+  private volatile boolean serving = true;
+  private boolean closing;
+
+  private Listeners(
+      @Nullable Server plaintext,
+      @Nullable Server secure,
+      @Nullable HealthHttpServer health,
+      HealthStatusManager grpcHealth,
+      @Nullable ExecutorService hookExecutor) {
+    this.plaintext = plaintext;
+    this.secure = secure;
+    this.health = health;
+    this.grpcHealth = grpcHealth;
+    this.hookExecutor = hookExecutor;
+  }
+
+  /** Binds every enabled listener or none; see {@link CalloutServer#start()}. */
+  static Listeners start(CalloutServerConfig config, ServerServiceDefinition service)
+      throws IOException {
+    TlsMaterial tls = needsTls(config) ? loadTls(config) : null;
+    HealthStatusManager grpcHealth = new HealthStatusManager();
+    grpcHealth.setStatus(ExternalProcessorGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    ExecutorService executor = HookExecutors.create(config);
+
+    List<Server> started = new ArrayList<>();
+    Server plaintext = null;
+    Server secure = null;
+    HealthHttpServer health = null;
+    Listeners[] self = new Listeners[1];
+    try {
+      if (config.plaintextAddress().isPresent()) {
+        plaintext =
+            bindGrpc(
+                "plaintext gRPC",
+                config.plaintextAddress().get(),
+                InsecureServerCredentials.create(),
+                config,
+                service,
+                grpcHealth,
+                executor);
+        started.add(plaintext);
+      }
+      if (config.secureAddress().isPresent() && tls != null) {
+        ServerCredentials credentials =
+            TlsServerCredentials.newBuilder().keyManager(tls.keyManagers()).build();
+        secure =
+            bindGrpc(
+                "TLS gRPC",
+                config.secureAddress().get(),
+                credentials,
+                config,
+                service,
+                grpcHealth,
+                executor);
+        started.add(secure);
+      }
+      if (config.healthCheckAddress().isPresent()) {
+        InetSocketAddress address = resolve("health check", config.healthCheckAddress().get());
+        try {
+          health =
+              HealthHttpServer.start(
+                  address,
+                  config.isSecureHealthCheck() && tls != null ? tls.sslContext() : null,
+                  () -> self[0] != null && self[0].serving);
+        } catch (IOException e) {
+          throw bindFailure("health check", address, e);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      for (Server server : started) {
+        server.shutdownNow();
+      }
+      if (executor != null) {
+        executor.shutdownNow();
+      }
+      throw e;
+    }
+    self[0] = new Listeners(plaintext, secure, health, grpcHealth, executor);
+    if (plaintext != null) {
+      logger.info("plaintext gRPC (h2c) listening on {}", plaintext.getListenSockets().get(0));
+    }
+    if (secure != null) {
+      logger.info("TLS gRPC listening on {}", secure.getListenSockets().get(0));
+    }
+    if (health != null) {
+      logger.info(
+          "{} health check listening on {}",
+          config.isSecureHealthCheck() ? "HTTPS" : "HTTP",
+          health.address());
+    } else {
+      logger.info("combined health check: grpc.health.v1 on the gRPC listeners only");
+    }
+    return self[0];
+  }
+
+  private static boolean needsTls(CalloutServerConfig config) {
+    return config.secureAddress().isPresent() || config.isSecureHealthCheck();
+  }
+
+  private static TlsMaterial loadTls(CalloutServerConfig config) throws IOException {
+    byte[] chainPem = config.certChainPem();
+    byte[] keyPem = config.privateKeyPem();
+    if (config.certChainPath().isPresent() && config.privateKeyPath().isPresent()) {
+      return TlsMaterial.fromFiles(config.certChainPath().get(), config.privateKeyPath().get());
+    }
+    if (chainPem != null && keyPem != null) {
+      return TlsMaterial.fromPem(chainPem, keyPem, "the configured PEM bytes");
+    }
+    TlsMaterial ephemeral = TlsMaterial.ephemeral();
+    logger.warn(
+        "no certificate configured: using an ephemeral self-signed certificate for localhost,"
+            + " SHA-256 fingerprint {}; give --cert-chain-path and --private-key-path for a real"
+            + " one",
+        ephemeral.fingerprint());
+    return ephemeral;
+  }
+
+  private static Server bindGrpc(
+      String name,
+      InetSocketAddress configured,
+      ServerCredentials credentials,
+      CalloutServerConfig config,
+      ServerServiceDefinition service,
+      HealthStatusManager grpcHealth,
+      @Nullable ExecutorService executor)
+      throws IOException {
+    InetSocketAddress address = resolve(name, configured);
+    NettyServerBuilder builder =
+        NettyServerBuilder.forAddress(address, credentials)
+            .maxInboundMessageSize(config.maxInboundMessageSize())
+            .maxConcurrentCallsPerConnection(config.maxConcurrentStreams())
+            .permitKeepAliveTime(config.permitKeepAliveTime().toNanos(), TimeUnit.NANOSECONDS)
+            .permitKeepAliveWithoutCalls(true)
+            .addService(service)
+            .addService(grpcHealth.getHealthService())
+            .addService(ProtoReflectionServiceV1.newInstance());
+    if (executor == null) {
+      builder.directExecutor();
+    } else {
+      builder.executor(executor);
+    }
+    try {
+      return builder.build().start();
+    } catch (IOException e) {
+      throw bindFailure(name, address, e);
+    }
+  }
+
+  private static InetSocketAddress resolve(String name, InetSocketAddress configured)
+      throws IOException {
+    InetSocketAddress resolved =
+        new InetSocketAddress(configured.getHostString(), configured.getPort());
+    if (resolved.isUnresolved()) {
+      throw new IOException(
+          "cannot bind the " + name + " listener: unknown host " + configured.getHostString());
+    }
+    return resolved;
+  }
+
+  private static IOException bindFailure(String name, InetSocketAddress address, IOException e) {
+    Throwable cause = e;
+    while (cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    return new IOException(
+        "cannot bind the "
+            + name
+            + " listener to "
+            + address.getHostString()
+            + ":"
+            + address.getPort()
+            + ": "
+            + cause.getMessage(),
+        e);
+  }
+
+  Optional<InetSocketAddress> plaintextAddress() {
+    return boundAddress(plaintext);
+  }
+
+  Optional<InetSocketAddress> secureAddress() {
+    return boundAddress(secure);
+  }
+
+  Optional<InetSocketAddress> healthCheckAddress() {
+    return health == null ? Optional.empty() : Optional.of(health.address());
+  }
+
+  private static Optional<InetSocketAddress> boundAddress(@Nullable Server server) {
+    if (server == null || server.getListenSockets().isEmpty()) {
+      return Optional.empty();
+    }
+    SocketAddress address = server.getListenSockets().get(0);
+    return address instanceof InetSocketAddress inet ? Optional.of(inet) : Optional.empty();
+  }
+
+  /** Drains: health first, then the gRPC listeners, then in-flight streams, then the rest. */
+  void close(Duration grace) {
+    synchronized (this) {
+      if (closing) {
+        awaitQuietly();
+        return;
+      }
+      closing = true;
+    }
+    logger.info("draining: health now NOT_SERVING; waiting up to {} for in-flight streams", grace);
+    serving = false;
+    grpcHealth.enterTerminalState();
+    List<Server> servers = new ArrayList<>();
+    if (plaintext != null) {
+      servers.add(plaintext);
+    }
+    if (secure != null) {
+      servers.add(secure);
+    }
+    servers.forEach(Server::shutdown);
+    boolean interrupted = false;
+    long deadline = System.nanoTime() + grace.toNanos();
+    for (Server server : servers) {
+      try {
+        if (!server.awaitTermination(
+            Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+          logger.warn("grace period over: cancelling the remaining streams");
+          server.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        interrupted = true;
+        server.shutdownNow();
+      }
+    }
+    for (Server server : servers) {
+      try {
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (health != null) {
+      health.stop();
+    }
+    if (hookExecutor != null) {
+      hookExecutor.shutdownNow();
+    }
+    logger.info("stopped");
+    terminated.countDown();
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void awaitQuietly() {
+    try {
+      terminated.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  void awaitTermination() throws InterruptedException {
+    terminated.await();
+  }
+
+  boolean awaitTermination(Duration timeout) throws InterruptedException {
+    return terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+}

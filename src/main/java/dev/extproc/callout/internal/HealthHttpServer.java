@@ -1,0 +1,99 @@
+package dev.extproc.callout.internal;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import javax.net.ssl.SSLContext;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The HTTP(S) health check listener: {@code GET} or {@code HEAD} on any path answers 200 while the
+ * server is serving and 503 once it drains. Built on the JDK's own HTTP server.
+ */
+public final class HealthHttpServer {
+
+  private static final int THREADS = 4;
+
+  private final HttpServer server;
+  private final ExecutorService executor;
+
+  private HealthHttpServer(HttpServer server, ExecutorService executor) {
+    this.server = server;
+    this.executor = executor;
+  }
+
+  /**
+   * Binds and starts the listener.
+   *
+   * @param sslContext serves HTTPS when present
+   * @param serving answers whether to report 200
+   */
+  public static HealthHttpServer start(
+      InetSocketAddress address, @Nullable SSLContext sslContext, BooleanSupplier serving)
+      throws IOException {
+    HttpServer server;
+    if (sslContext == null) {
+      server = HttpServer.create(address, 0);
+    } else {
+      HttpsServer https = HttpsServer.create(address, 0);
+      https.setHttpsConfigurator(new HttpsConfigurator(sslContext));
+      server = https;
+    }
+    AtomicInteger count = new AtomicInteger();
+    ExecutorService executor =
+        Executors.newFixedThreadPool(
+            THREADS,
+            task -> {
+              Thread thread = new Thread(task, "callout-health-" + count.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            });
+    server.setExecutor(executor);
+    server.createContext("/", exchange -> answer(exchange, serving.getAsBoolean()));
+    server.start();
+    return new HealthHttpServer(server, executor);
+  }
+
+  private static void answer(HttpExchange exchange, boolean serving) throws IOException {
+    try (exchange) {
+      String method = exchange.getRequestMethod();
+      exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+      exchange.getResponseHeaders().set("Cache-Control", "no-store");
+      if (!method.equals("GET") && !method.equals("HEAD")) {
+        exchange.getResponseHeaders().set("Allow", "GET, HEAD");
+        exchange.sendResponseHeaders(405, -1);
+        return;
+      }
+      int status = serving ? 200 : 503;
+      byte[] body = (serving ? "SERVING\n" : "NOT_SERVING\n").getBytes(StandardCharsets.UTF_8);
+      if (method.equals("HEAD")) {
+        exchange.sendResponseHeaders(status, -1);
+        return;
+      }
+      exchange.sendResponseHeaders(status, body.length);
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(body);
+      }
+    }
+  }
+
+  /** The bound address. */
+  public InetSocketAddress address() {
+    return server.getAddress();
+  }
+
+  /** Closes the listener and its connections at once. */
+  public void stop() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+}
