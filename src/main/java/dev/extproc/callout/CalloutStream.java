@@ -199,8 +199,10 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       return;
     }
     closed = true;
-    call.close(status, trailers == null ? new Metadata() : trailers);
+    // onStreamEnd runs before the close goes out, so Envoy never sees a stream end whose hook
+    // is still running.
     end(status);
+    call.close(status, trailers == null ? new Metadata() : trailers);
   }
 
   private void end(Status status) {
