@@ -76,6 +76,7 @@ class ListenersNetworkTest {
 
   /** Adds a header on request headers, like the add-header sample; blocks on "x-block". */
   private static final class HeaderCallout extends CalloutServer {
+    private final CountDownLatch blocked = new CountDownLatch(1);
     private final CountDownLatch release = new CountDownLatch(1);
 
     HeaderCallout(CalloutServerConfig config) {
@@ -85,6 +86,7 @@ class ListenersNetworkTest {
     @Override
     protected HeadersResponse onRequestHeaders(HttpHeaders headers, CalloutContext ctx) {
       if (CalloutTools.headersContain(headers, "x-block")) {
+        blocked.countDown();
         try {
           release.await(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
@@ -326,6 +328,7 @@ class ListenersNetworkTest {
     CalloutTester.Stream inFlight = CalloutTester.forChannel(plaintextChannel(server)).newStream();
     inFlight.send(
         ProcessingRequest.newBuilder().setRequestHeaders(headers("x-block", "1")).build());
+    assertThat(server.blocked.await(10, TimeUnit.SECONDS)).isTrue();
     CompletableFuture<Void> closing = CompletableFuture.runAsync(server::close);
 
     int status = 0;

@@ -1,0 +1,64 @@
+package dev.extproc.callout.samples;
+
+import static com.google.common.truth.Truth.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class SampleMainTest {
+
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  private int run(Map<String, String> env, String... args) {
+    return SampleMain.run(
+        args,
+        env,
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void unknownSample_exitsTwoListingTheValidNames() {
+    assertThat(run(Map.of(), "--sample", "nope")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .isEqualTo(
+            "callout-server: --sample=nope: unknown sample (expected one of: "
+                + String.join(", ", SampleMain.SAMPLES.keySet())
+                + ")"
+                + System.lineSeparator());
+  }
+
+  @Test
+  void unknownSampleFromEnv_namesTheVariable() {
+    assertThat(run(Map.of("CALLOUT_SAMPLE", "nope"))).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .startsWith("callout-server: CALLOUT_SAMPLE=nope");
+  }
+
+  @Test
+  void sampleFlagWithoutValue_exitsTwo() {
+    assertThat(run(Map.of(), "--sample")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--sample: missing value (expected: --sample NAME)");
+  }
+
+  @Test
+  void help_listsSamplesAndFrameworkFlags() {
+    assertThat(run(Map.of(), "--help")).isEqualTo(0);
+    String help = out.toString(StandardCharsets.UTF_8);
+    assertThat(help).contains("--sample NAME");
+    assertThat(help).contains("add-header");
+    assertThat(help).contains("(env CALLOUT_SAMPLE; default add-header)");
+    assertThat(help).contains("--secure-address HOST:PORT");
+  }
+
+  @Test
+  void badFrameworkFlag_afterAValidSample_exitsTwo() {
+    assertThat(run(Map.of(), "--sample=add-header", "--hook-threads", "x")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--hook-threads=x: not an integer");
+  }
+}
