@@ -21,8 +21,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,17 +60,25 @@ final class Listeners {
     this.hookExecutor = hookExecutor;
   }
 
+  /** The TLS material and the TLS gRPC listener, when enabled. */
+  private record Secure(TlsMaterial tls, @Nullable Server server) {}
+
   /** Binds every enabled listener or none; see {@link CalloutServer#start()}. */
   static Listeners start(CalloutServerConfig config, ServerServiceDefinition service)
       throws IOException {
-    TlsMaterial tls = needsTls(config) ? loadTls(config) : null;
+    ExecutorService executor = HookExecutors.create(config);
     HealthStatusManager grpcHealth = new HealthStatusManager();
     grpcHealth.setStatus(ExternalProcessorGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    ExecutorService executor = HookExecutors.create(config);
 
-    List<Server> started = new ArrayList<>();
+    // TLS set-up (key material, SSL engine) is the slowest part of start-up: it runs on its own
+    // thread while the plaintext listener binds.
+    FutureTask<@Nullable Secure> secureStart =
+        new FutureTask<>(
+            () -> needsTls(config) ? startSecure(config, service, grpcHealth, executor) : null);
+    new Thread(secureStart, "callout-tls-start").start();
+
     Server plaintext = null;
-    Server secure = null;
+    Secure secure = null;
     HealthHttpServer health = null;
     Listeners[] self = new Listeners[1];
     try {
@@ -81,59 +92,102 @@ final class Listeners {
                 service,
                 grpcHealth,
                 executor);
-        started.add(plaintext);
       }
-      if (config.secureAddress().isPresent() && tls != null) {
-        ServerCredentials credentials =
-            TlsServerCredentials.newBuilder().keyManager(tls.keyManagers()).build();
-        secure =
-            bindGrpc(
-                "TLS gRPC",
-                config.secureAddress().get(),
-                credentials,
-                config,
-                service,
-                grpcHealth,
-                executor);
-        started.add(secure);
-      }
+      secure = await(secureStart);
       if (config.healthCheckAddress().isPresent()) {
         InetSocketAddress address = resolve("health check", config.healthCheckAddress().get());
+        SSLContext ssl =
+            config.isSecureHealthCheck() && secure != null ? secure.tls().sslContext() : null;
         try {
-          health =
-              HealthHttpServer.start(
-                  address,
-                  config.isSecureHealthCheck() && tls != null ? tls.sslContext() : null,
-                  () -> self[0] != null && self[0].serving);
+          health = HealthHttpServer.start(address, ssl, () -> self[0] != null && self[0].serving);
         } catch (IOException e) {
           throw bindFailure("health check", address, e);
         }
       }
     } catch (IOException | RuntimeException e) {
-      for (Server server : started) {
-        server.shutdownNow();
+      if (plaintext != null) {
+        plaintext.shutdownNow();
+      }
+      Secure late = secure != null ? secure : awaitQuietly(secureStart);
+      if (late != null && late.server() != null) {
+        late.server().shutdownNow();
       }
       if (executor != null) {
         executor.shutdownNow();
       }
       throw e;
     }
-    self[0] = new Listeners(plaintext, secure, health, grpcHealth, executor);
-    if (plaintext != null) {
-      logger.info("plaintext gRPC (h2c) listening on {}", plaintext.getListenSockets().get(0));
-    }
-    if (secure != null) {
-      logger.info("TLS gRPC listening on {}", secure.getListenSockets().get(0));
-    }
+    Server secureServer = secure == null ? null : secure.server();
+    self[0] = new Listeners(plaintext, secureServer, health, grpcHealth, executor);
+    logBound("plaintext gRPC (h2c)", config.plaintextAddress(), self[0].plaintextAddress());
+    logBound("TLS gRPC", config.secureAddress(), self[0].secureAddress());
     if (health != null) {
-      logger.info(
-          "{} health check listening on {}",
-          config.isSecureHealthCheck() ? "HTTPS" : "HTTP",
-          health.address());
+      logBound(
+          config.isSecureHealthCheck() ? "HTTPS health check" : "HTTP health check",
+          config.healthCheckAddress(),
+          self[0].healthCheckAddress());
     } else {
       logger.info("combined health check: grpc.health.v1 on the gRPC listeners only");
     }
     return self[0];
+  }
+
+  private static Secure startSecure(
+      CalloutServerConfig config,
+      ServerServiceDefinition service,
+      HealthStatusManager grpcHealth,
+      @Nullable ExecutorService executor)
+      throws IOException {
+    TlsMaterial tls = loadTls(config);
+    if (config.secureAddress().isEmpty()) {
+      return new Secure(tls, null);
+    }
+    ServerCredentials credentials =
+        TlsServerCredentials.newBuilder().keyManager(tls.keyManagers()).build();
+    Server server =
+        bindGrpc(
+            "TLS gRPC",
+            config.secureAddress().get(),
+            credentials,
+            config,
+            service,
+            grpcHealth,
+            executor);
+    return new Secure(tls, server);
+  }
+
+  private static @Nullable Secure await(FutureTask<@Nullable Secure> task) throws IOException {
+    try {
+      return task.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while starting the TLS listener", e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof IOException io) {
+        throw io;
+      }
+      if (cause instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      throw new IOException("cannot start the TLS listener: " + cause, cause);
+    }
+  }
+
+  private static @Nullable Secure awaitQuietly(FutureTask<@Nullable Secure> task) {
+    try {
+      return await(task);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static void logBound(
+      String name, Optional<InetSocketAddress> configured, Optional<InetSocketAddress> bound) {
+    if (configured.isPresent() && bound.isPresent()) {
+      logger.info(
+          "{} listening on {}:{}", name, configured.get().getHostString(), bound.get().getPort());
+    }
   }
 
   private static boolean needsTls(CalloutServerConfig config) {
