@@ -1,0 +1,70 @@
+package dev.extproc.callout.samples;
+
+import static com.google.common.truth.Truth.assertThat;
+
+import dev.extproc.callout.CalloutServer;
+import dev.extproc.callout.CalloutServerConfig;
+import dev.extproc.callout.CalloutTools;
+import dev.extproc.callout.testing.CalloutTester;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Compiles the README's "Writing your own callout" example and runs it, so the README stays true.
+ */
+class ReadmeExampleTest {
+
+  @TempDir Path dir;
+
+  private static String example() throws Exception {
+    String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
+    int section = readme.indexOf("## Writing your own callout");
+    assertThat(section).isAtLeast(0);
+    Matcher block = Pattern.compile("```java\n(.*?)```", Pattern.DOTALL).matcher(readme);
+    assertThat(block.find(section)).isTrue();
+    return block.group(1);
+  }
+
+  @Test
+  void writingYourOwnCallout_compilesAndAddsItsHeader() throws Exception {
+    Path source = dir.resolve("AddHeader.java");
+    Files.writeString(source, example());
+    String classPath =
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+
+    int result =
+        javac.run(null, null, null, "-cp", classPath, "-d", dir.toString(), source.toString());
+
+    assertThat(result).isEqualTo(0);
+    try (URLClassLoader loader =
+        new URLClassLoader(new URL[] {dir.toUri().toURL()}, getClass().getClassLoader())) {
+      var constructor =
+          loader.loadClass("AddHeader").getDeclaredConstructor(CalloutServerConfig.class);
+      constructor.setAccessible(true);
+      CalloutServer callout =
+          (CalloutServer) constructor.newInstance(CalloutServerConfig.defaults());
+      try (CalloutTester tester = CalloutTester.of(callout)) {
+        assertThat(tester.newStream().requestHeaders(CalloutTester.headers(":path", "/")))
+            .isEqualTo(
+                ProcessingResponse.newBuilder()
+                    .setRequestHeaders(
+                        CalloutTools.addHeaderMutation(
+                            List.of(Map.entry("x-hello", "world")), List.of(), true))
+                    .build());
+      }
+    }
+  }
+}
