@@ -266,7 +266,10 @@ public abstract class CalloutServer implements AutoCloseable {
     }
   }
 
-  /** Blocks until the server has been closed and every listener has stopped. */
+  /**
+   * Blocks until the server has been closed and every listener has stopped; returns at once if it
+   * was never started.
+   */
   public final void awaitTermination() throws InterruptedException {
     Listeners running;
     synchronized (lock) {

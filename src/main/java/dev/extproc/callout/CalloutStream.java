@@ -96,6 +96,11 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     } finally {
       ctx.exit();
     }
+    if (ctx.isCancelled()) {
+      // Envoy reset the stream while the hook ran; the listener hears of it only after this.
+      logger.debug("[{}] cancelled during {}: reply dropped", ctx.streamId(), hookName(phase));
+      return;
+    }
     if (ctx.isObservabilityMode()) {
       if (!observabilityLogged) {
         observabilityLogged = true;
