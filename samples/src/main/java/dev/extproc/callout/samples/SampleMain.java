@@ -3,35 +3,106 @@ package dev.extproc.callout.samples;
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServerConfig;
 import dev.extproc.callout.internal.CommandLine;
+import dev.extproc.callout.samples.addbody.AddBody;
+import dev.extproc.callout.samples.addcustomresponse.AddCustomResponse;
 import dev.extproc.callout.samples.addheader.AddHeader;
+import dev.extproc.callout.samples.basic.Basic;
+import dev.extproc.callout.samples.dynamicforwarding.DynamicForwarding;
+import dev.extproc.callout.samples.jwtauth.JwtAuth;
+import dev.extproc.callout.samples.normalizeheader.NormalizeHeader;
+import dev.extproc.callout.samples.redirect.Redirect;
+import dev.extproc.callout.samples.setcookie.SetCookie;
+import dev.extproc.callout.samples.updateheader.UpdateHeader;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.interfaces.RSAPublicKey;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.LoggerFactory;
 
 /**
  * The runnable jar's entry point: {@code java -jar callout-server.jar [--sample NAME] [flags]} runs
- * one bundled sample, {@value #DEFAULT_SAMPLE} by default.
+ * one bundled sample, {@value #DEFAULT_SAMPLE} by default. It handles its own two flags and hands
+ * the rest to the framework's command line.
  */
 public final class SampleMain {
 
   /** The sample run when neither {@code --sample} nor {@code CALLOUT_SAMPLE} is given. */
   public static final String DEFAULT_SAMPLE = "add-header";
 
-  private static final String FLAG = "--sample";
-  private static final String ENV = "CALLOUT_SAMPLE";
+  private static final String SAMPLE = "--sample";
+  private static final String JWT_PUBLIC_KEY = "--jwt-public-key";
+
+  /** A flag of the launcher's own, with its environment variable. */
+  private record Flag(String name, String value, String help, String defaultValue) {
+    String env() {
+      return "CALLOUT_" + name.substring(2).replace('-', '_').toUpperCase(Locale.ROOT);
+    }
+  }
+
+  private static final List<Flag> FLAGS =
+      List.of(
+          new Flag(SAMPLE, "NAME", "the sample to run (see below)", DEFAULT_SAMPLE),
+          new Flag(
+              JWT_PUBLIC_KEY,
+              "PATH",
+              "PEM RSA public key that jwt-auth verifies tokens with",
+              "the bundled TEST key"));
+
+  /** Builds a sample from the launcher's flags; throws IllegalArgumentException for bad ones. */
+  private interface Sample {
+    Function<CalloutServerConfig, CalloutServer> create(Map<String, String[]> flags);
+  }
 
   /** Every bundled sample by its {@code --sample} name. */
-  static final Map<String, Function<CalloutServerConfig, CalloutServer>> SAMPLES = samples();
+  static final Map<String, Sample> SAMPLES = samples();
 
   private SampleMain() {}
 
-  private static Map<String, Function<CalloutServerConfig, CalloutServer>> samples() {
-    Map<String, Function<CalloutServerConfig, CalloutServer>> samples = new LinkedHashMap<>();
-    samples.put("add-header", AddHeader::new);
+  private static Map<String, Sample> samples() {
+    Map<String, Sample> samples = new LinkedHashMap<>();
+    samples.put("basic", flags -> Basic::new);
+    samples.put("add-header", flags -> AddHeader::new);
+    samples.put("add-body", flags -> AddBody::new);
+    samples.put("update-header", flags -> UpdateHeader::new);
+    samples.put("normalize-header", flags -> NormalizeHeader::new);
+    samples.put("redirect", flags -> Redirect::new);
+    samples.put("set-cookie", flags -> SetCookie::new);
+    samples.put("jwt-auth", SampleMain::jwtAuth);
+    samples.put("add-custom-response", flags -> AddCustomResponse::new);
+    samples.put("dynamic-forwarding", flags -> DynamicForwarding::new);
     return samples;
+  }
+
+  private static Function<CalloutServerConfig, CalloutServer> jwtAuth(Map<String, String[]> flags) {
+    String[] path = flags.get(JWT_PUBLIC_KEY);
+    RSAPublicKey key;
+    if (path == null) {
+      LoggerFactory.getLogger(SampleMain.class)
+          .warn(
+              "jwt-auth verifies tokens with the bundled TEST public key, whose private half is"
+                  + " public: give {} PATH for real use",
+              JWT_PUBLIC_KEY);
+      key = JwtAuth.bundledTestKey();
+    } else {
+      try {
+        key = JwtAuth.readPublicKey(Files.readAllBytes(Path.of(path[1])));
+      } catch (IOException e) {
+        throw new IllegalArgumentException(
+            path[0] + "=" + path[1] + ": cannot read it (" + e.getClass().getSimpleName() + ")", e);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(path[0] + "=" + path[1] + ": " + e.getMessage(), e);
+      }
+    }
+    return config -> new JwtAuth(config, key);
   }
 
   /** Runs the chosen sample until SIGTERM; see {@link CalloutServer#launch}. */
@@ -41,46 +112,87 @@ public final class SampleMain {
 
   /** Runs the chosen sample and returns the process exit code. */
   static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
-    String name = env.getOrDefault(ENV, DEFAULT_SAMPLE);
-    String source = env.containsKey(ENV) ? ENV : FLAG;
+    // Flag -> {source, value}; flags win over environment variables.
+    Map<String, String[]> flags = new HashMap<>();
+    for (Flag flag : FLAGS) {
+      String value = env.get(flag.env());
+      if (value != null) {
+        flags.put(flag.name(), new String[] {flag.env(), value});
+      }
+    }
     List<String> rest = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
-      if (args[i].equals(FLAG)) {
-        if (i + 1 >= args.length) {
-          err.println("callout-server: " + FLAG + ": missing value (expected: " + FLAG + " NAME)");
-          return CommandLine.EXIT_USAGE;
-        }
-        name = args[++i];
-        source = FLAG;
-      } else if (args[i].startsWith(FLAG + "=")) {
-        name = args[i].substring(FLAG.length() + 1);
-        source = FLAG;
-      } else {
+      Flag flag = find(args[i]);
+      if (flag == null) {
         rest.add(args[i]);
+      } else if (args[i].startsWith(flag.name() + "=")) {
+        flags.put(
+            flag.name(), new String[] {flag.name(), args[i].substring(flag.name().length() + 1)});
+      } else if (i + 1 < args.length) {
+        flags.put(flag.name(), new String[] {flag.name(), args[++i]});
+      } else {
+        err.println(
+            "callout-server: "
+                + flag.name()
+                + ": missing value (expected: "
+                + flag.name()
+                + " "
+                + flag.value()
+                + ")");
+        return CommandLine.EXIT_USAGE;
       }
     }
     if (rest.contains("--help")) {
-      out.print(CommandLine.usage(usageLine()));
+      out.print(CommandLine.usage(usage()));
       return 0;
     }
-    Function<CalloutServerConfig, CalloutServer> sample = SAMPLES.get(name);
-    if (sample == null) {
+    String[] sample = flags.getOrDefault(SAMPLE, new String[] {SAMPLE, DEFAULT_SAMPLE});
+    Sample chosen = SAMPLES.get(sample[1]);
+    if (chosen == null) {
       err.println(
           "callout-server: "
-              + source
+              + sample[0]
               + "="
-              + name
+              + sample[1]
               + ": unknown sample (expected one of: "
               + String.join(", ", SAMPLES.keySet())
               + ")");
       return CommandLine.EXIT_USAGE;
     }
-    return CommandLine.run(rest.toArray(new String[0]), env, sample, out, err);
+    Function<CalloutServerConfig, CalloutServer> factory;
+    try {
+      factory = chosen.create(flags);
+    } catch (IllegalArgumentException e) {
+      err.println("callout-server: " + e.getMessage());
+      return CommandLine.EXIT_USAGE;
+    }
+    return CommandLine.run(rest.toArray(new String[0]), env, factory, out, err);
   }
 
-  private static String usageLine() {
-    return String.format(
-        "  %-44s the sample to run: %s%n  %-44s (env %s; default %s)%n",
-        FLAG + " NAME", String.join(", ", SAMPLES.keySet()), "", ENV, DEFAULT_SAMPLE);
+  private static @Nullable Flag find(String arg) {
+    for (Flag flag : FLAGS) {
+      if (arg.equals(flag.name()) || arg.startsWith(flag.name() + "=")) {
+        return flag;
+      }
+    }
+    return null;
+  }
+
+  private static String usage() {
+    StringBuilder usage = new StringBuilder();
+    for (Flag flag : FLAGS) {
+      usage.append(
+          String.format(
+              Locale.ROOT,
+              "  %-44s %s%n  %-44s (env %s; default %s)%n",
+              flag.name() + " " + flag.value(),
+              flag.help(),
+              "",
+              flag.env(),
+              flag.defaultValue()));
+    }
+    usage.append(
+        String.format(Locale.ROOT, "%nSamples: %s%n%n", String.join(", ", SAMPLES.keySet())));
+    return usage.toString();
   }
 }

@@ -51,9 +51,53 @@ class SampleMainTest {
     assertThat(run(Map.of(), "--help")).isEqualTo(0);
     String help = out.toString(StandardCharsets.UTF_8);
     assertThat(help).contains("--sample NAME");
-    assertThat(help).contains("add-header");
+    assertThat(help).contains("Samples: basic, add-header, add-body");
+    assertThat(help).contains("--jwt-public-key PATH");
     assertThat(help).contains("(env CALLOUT_SAMPLE; default add-header)");
     assertThat(help).contains("--secure-address HOST:PORT");
+  }
+
+  @Test
+  void jwtPublicKey_unreadableOrNotAKey_exitsTwoNamingTheFlag() throws Exception {
+    assertThat(run(Map.of(), "--sample", "jwt-auth", "--jwt-public-key", "/no/such/key.pem"))
+        .isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains(
+            "callout-server: --jwt-public-key=/no/such/key.pem: cannot read it"
+                + " (NoSuchFileException)");
+
+    java.nio.file.Path notAKey = java.nio.file.Files.createTempFile("not-a-key", ".pem");
+    try {
+      err.reset();
+      assertThat(
+              run(
+                  Map.of(
+                      "CALLOUT_SAMPLE", "jwt-auth", "CALLOUT_JWT_PUBLIC_KEY", notAKey.toString())))
+          .isEqualTo(2);
+      assertThat(err.toString(StandardCharsets.UTF_8))
+          .contains(
+              "CALLOUT_JWT_PUBLIC_KEY="
+                  + notAKey
+                  + ": no '-----BEGIN PUBLIC KEY-----' block found");
+    } finally {
+      java.nio.file.Files.delete(notAKey);
+    }
+  }
+
+  @Test
+  void everySampleOfTheSpec_isRegistered() {
+    assertThat(SampleMain.SAMPLES.keySet())
+        .containsExactly(
+            "basic",
+            "add-header",
+            "add-body",
+            "update-header",
+            "normalize-header",
+            "redirect",
+            "set-cookie",
+            "jwt-auth",
+            "add-custom-response",
+            "dynamic-forwarding");
   }
 
   @Test

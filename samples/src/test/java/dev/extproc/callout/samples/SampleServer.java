@@ -1,0 +1,128 @@
+package dev.extproc.callout.samples;
+
+import dev.extproc.callout.CalloutServer;
+import dev.extproc.callout.CalloutServerConfig;
+import dev.extproc.callout.testing.CalloutTester;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.TlsChannelCredentials;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.security.cert.X509Certificate;
+import java.util.function.Function;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/**
+ * A sample running on a loopback port, driven over a real socket by a client that sends what Envoy
+ * sends: the way every sample test talks to its sample.
+ */
+public final class SampleServer implements AutoCloseable {
+
+  private final CalloutServer server;
+  private final ManagedChannel channel;
+  private final CalloutTester tester;
+
+  private SampleServer(CalloutServer server, ManagedChannel channel) {
+    this.server = server;
+    this.channel = channel;
+    this.tester = CalloutTester.forChannel(channel);
+  }
+
+  private static CalloutServer started(CalloutServer server) {
+    try {
+      server.start();
+      return server;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Starts the sample with only a plaintext gRPC listener on 127.0.0.1 and connects to it. */
+  public static SampleServer plaintext(
+      Function<CalloutServerConfig, ? extends CalloutServer> sample) {
+    CalloutServer server =
+        started(
+            sample.apply(
+                CalloutServerConfig.newBuilder()
+                    .plaintextAddress("127.0.0.1:0")
+                    .disableTls()
+                    .combinedHealthCheck()
+                    .build()));
+    InetSocketAddress address = server.plaintextAddress().orElseThrow();
+    return new SampleServer(
+        server,
+        Grpc.newChannelBuilderForAddress(
+                "127.0.0.1", address.getPort(), InsecureChannelCredentials.create())
+            .build());
+  }
+
+  /**
+   * Starts the sample with only a TLS gRPC listener (ephemeral certificate) on 127.0.0.1 and
+   * connects to it, trusting any certificate as Google Cloud load balancers do by default.
+   */
+  public static SampleServer tls(Function<CalloutServerConfig, ? extends CalloutServer> sample) {
+    CalloutServer server =
+        started(
+            sample.apply(
+                CalloutServerConfig.newBuilder()
+                    .secureAddress("127.0.0.1:0")
+                    .disablePlaintext()
+                    .combinedHealthCheck()
+                    .build()));
+    InetSocketAddress address = server.secureAddress().orElseThrow();
+    return new SampleServer(
+        server,
+        Grpc.newChannelBuilderForAddress(
+                "127.0.0.1",
+                address.getPort(),
+                TlsChannelCredentials.newBuilder().trustManager(new TrustAll()).build())
+            .overrideAuthority("localhost")
+            .build());
+  }
+
+  /** Opens a stream (one HTTP request) whose first message carries default body modes. */
+  public CalloutTester.Stream newStream() {
+    return tester.newStream();
+  }
+
+  /** Opens a stream whose first message carries {@code protocolConfig}. */
+  public CalloutTester.Stream newStream(ProtocolConfiguration protocolConfig) {
+    return tester.newStream(protocolConfig);
+  }
+
+  @Override
+  public void close() {
+    channel.shutdownNow();
+    server.close();
+  }
+
+  private static final class TrustAll extends X509ExtendedTrustManager {
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType) {}
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType) {}
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {}
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {}
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+      return new X509Certificate[0];
+    }
+  }
+}

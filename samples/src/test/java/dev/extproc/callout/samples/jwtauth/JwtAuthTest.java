@@ -1,0 +1,240 @@
+package dev.extproc.callout.samples.jwtauth;
+
+import static com.google.common.truth.Truth.assertThat;
+import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
+import static dev.extproc.callout.samples.Replies.mutation;
+import static dev.extproc.callout.samples.Replies.set;
+import static dev.extproc.callout.samples.Replies.sets;
+import static dev.extproc.callout.testing.CalloutTester.headers;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.google.protobuf.ByteString;
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSSigner;
+import com.nimbusds.jose.crypto.MACSigner;
+import com.nimbusds.jose.crypto.RSASSASigner;
+import com.nimbusds.jose.util.Base64URL;
+import dev.extproc.callout.CalloutServerConfig;
+import dev.extproc.callout.samples.Replies;
+import dev.extproc.callout.samples.SampleServer;
+import io.envoyproxy.envoy.config.core.v3.HeaderMap;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
+import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.envoyproxy.envoy.type.v3.HttpStatus;
+import io.envoyproxy.envoy.type.v3.StatusCode;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyFactory;
+import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.interfaces.RSAPublicKey;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.Base64;
+import java.util.Objects;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Every row of spec/samples.md for {@code jwt-auth}, and every way a token can be bad. */
+class JwtAuthTest {
+
+  private static final Instant NOW = Instant.parse("2026-11-22T12:00:00Z");
+  private static final long NOW_SECONDS = NOW.getEpochSecond();
+
+  private final SampleServer sample =
+      SampleServer.plaintext(
+          config ->
+              new JwtAuth(config, JwtAuth.bundledTestKey(), Clock.fixed(NOW, ZoneOffset.UTC)));
+
+  @AfterEach
+  void close() {
+    sample.close();
+  }
+
+  private static PrivateKey testPrivateKey() throws Exception {
+    try (InputStream in = JwtAuthTest.class.getResourceAsStream("test-private-key.pem")) {
+      String pem = new String(Objects.requireNonNull(in).readAllBytes(), StandardCharsets.US_ASCII);
+      String base64 =
+          pem.substring(
+              pem.indexOf("-----BEGIN PRIVATE KEY-----") + 27,
+              pem.indexOf("-----END PRIVATE KEY-----"));
+      return KeyFactory.getInstance("RSA")
+          .generatePrivate(new PKCS8EncodedKeySpec(Base64.getMimeDecoder().decode(base64)));
+    }
+  }
+
+  /** Signs {@code payloadJson} (kept byte for byte, so claim order is the test's). */
+  private static String sign(JWSSigner signer, JWSAlgorithm algorithm, String payloadJson)
+      throws Exception {
+    JWSHeader header = new JWSHeader.Builder(algorithm).type(JOSEObjectType.JWT).build();
+    Base64URL payload = Base64URL.encode(payloadJson.getBytes(StandardCharsets.UTF_8));
+    String signingInput = header.toBase64URL() + "." + payload;
+    Base64URL signature = signer.sign(header, signingInput.getBytes(StandardCharsets.US_ASCII));
+    return signingInput + "." + signature;
+  }
+
+  private static String rs256(String payloadJson) throws Exception {
+    return sign(new RSASSASigner(testPrivateKey()), JWSAlgorithm.RS256, payloadJson);
+  }
+
+  private ProcessingResponse replyFor(String authorizationKey, String value) {
+    return sample.newStream().requestHeaders(headers(":path", "/", authorizationKey, value));
+  }
+
+  private static ProcessingResponse unauthorized(String body) {
+    return ProcessingResponse.newBuilder()
+        .setImmediateResponse(
+            ImmediateResponse.newBuilder()
+                .setStatus(HttpStatus.newBuilder().setCode(StatusCode.Unauthorized))
+                .setHeaders(mutation(sets(set("www-authenticate", "Bearer"))))
+                .setBody(ByteString.copyFromUtf8(body)))
+        .build();
+  }
+
+  @Test
+  void validToken_decodedClaimsInTokenOrder_thenClearRouteCache() throws Exception {
+    String token =
+        rs256(
+            "{\"sub\":\"1234567890\",\"name\":\"John Doe\",\"admin\":true,\"iat\":1516239022,"
+                + "\"exp\":"
+                + (NOW_SECONDS + 60)
+                + ",\"ratio\":1.5,\"roles\":[\"a\",\"b\"],\"verified\":false}");
+
+    assertThat(replyFor("authorization", "Bearer " + token))
+        .isEqualTo(
+            Replies.requestHeaders(
+                HeaderMutation.newBuilder()
+                    .addSetHeaders(set("decoded-sub", "1234567890"))
+                    .addSetHeaders(set("decoded-name", "John Doe"))
+                    .addSetHeaders(set("decoded-admin", "true"))
+                    .addSetHeaders(set("decoded-iat", "1516239022"))
+                    .addSetHeaders(set("decoded-exp", String.valueOf(NOW_SECONDS + 60)))
+                    .addSetHeaders(set("decoded-ratio", "1.5"))
+                    .addSetHeaders(set("decoded-roles", "[\"a\",\"b\"]"))
+                    .addSetHeaders(set("decoded-verified", "false"))
+                    .build(),
+                true));
+  }
+
+  @Test
+  void headerKeyAnyCase_lastWordIsTheToken() throws Exception {
+    String token = rs256("{\"sub\":\"x\"}");
+    ProcessingResponse expected =
+        Replies.requestHeaders(mutation(sets(set("decoded-sub", "x"))), true);
+
+    assertThat(replyFor("Authorization", "Bearer " + token)).isEqualTo(expected);
+    assertThat(replyFor("AUTHORIZATION", token)).isEqualTo(expected);
+    assertThat(replyFor("authorization", "Bearer  extra " + token)).isEqualTo(expected);
+  }
+
+  @Test
+  void tokenOnlyInLegacyValue_isRead() throws Exception {
+    HttpHeaders legacy =
+        HttpHeaders.newBuilder()
+            .setHeaders(
+                HeaderMap.newBuilder()
+                    .addHeaders(
+                        HeaderValue.newBuilder()
+                            .setKey("authorization")
+                            .setValue("Bearer " + rs256("{\"sub\":\"y\"}"))))
+            .build();
+
+    assertThat(sample.newStream().requestHeaders(legacy))
+        .isEqualTo(Replies.requestHeaders(mutation(sets(set("decoded-sub", "y"))), true));
+  }
+
+  @Test
+  void missingOrEmptyHeader_401NoToken() {
+    assertThat(sample.newStream().requestHeaders(headers(":path", "/")))
+        .isEqualTo(unauthorized("No Authorization token found."));
+    assertThat(replyFor("authorization", ""))
+        .isEqualTo(unauthorized("No Authorization token found."));
+  }
+
+  @Test
+  void badTokens_401Invalid() throws Exception {
+    KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+    generator.initialize(2048);
+    String otherKey =
+        sign(
+            new RSASSASigner(generator.generateKeyPair().getPrivate()),
+            JWSAlgorithm.RS256,
+            "{\"sub\":\"x\"}");
+    String hs256 = sign(new MACSigner(new byte[32]), JWSAlgorithm.HS256, "{\"sub\":\"x\"}");
+    String rs512 = sign(new RSASSASigner(testPrivateKey()), JWSAlgorithm.RS512, "{\"sub\":\"x\"}");
+    String valid = rs256("{\"sub\":\"x\"}");
+    String[] parts = valid.split("\\.", -1);
+    String none =
+        Base64.getUrlEncoder()
+                .withoutPadding()
+                .encodeToString("{\"alg\":\"none\"}".getBytes(StandardCharsets.UTF_8))
+            + "."
+            + parts[1]
+            + ".";
+    String tampered =
+        parts[0] + "." + rs256("{\"sub\":\"admin\"}").split("\\.", -1)[1] + "." + parts[2];
+
+    for (String token :
+        new String[] {
+          "garbage",
+          "a.b.c",
+          otherKey,
+          hs256,
+          rs512,
+          none,
+          tampered,
+          rs256("{\"sub\":\"x\",\"exp\":" + (NOW_SECONDS - 1) + "}"),
+          rs256("{\"sub\":\"x\",\"exp\":" + NOW_SECONDS + "}"),
+          rs256("{\"sub\":\"x\",\"nbf\":" + (NOW_SECONDS + 1) + "}"),
+          rs256("{\"sub\":\"x\",\"exp\":\"tomorrow\"}"),
+        }) {
+      assertThat(replyFor("authorization", "Bearer " + token))
+          .isEqualTo(unauthorized("Authorization token is invalid."));
+    }
+  }
+
+  @Test
+  void notBeforeReached_andExpiryAhead_areValid() throws Exception {
+    assertThat(
+            replyFor(
+                "authorization",
+                "Bearer "
+                    + rs256("{\"nbf\":" + NOW_SECONDS + ",\"exp\":" + (NOW_SECONDS + 1) + "}")))
+        .isEqualTo(
+            Replies.requestHeaders(
+                mutation(
+                    sets(
+                        set("decoded-nbf", String.valueOf(NOW_SECONDS)),
+                        set("decoded-exp", String.valueOf(NOW_SECONDS + 1)))),
+                true));
+  }
+
+  @Test
+  void readPublicKey_rejectsWhatIsNotAnRsaPublicKey() {
+    assertThat(
+            assertThrows(
+                IllegalArgumentException.class,
+                () -> JwtAuth.readPublicKey("nothing".getBytes(StandardCharsets.US_ASCII))))
+        .hasMessageThat()
+        .isEqualTo("no '-----BEGIN PUBLIC KEY-----' block found");
+    assertThat(
+            assertThrows(
+                IllegalArgumentException.class,
+                () ->
+                    JwtAuth.readPublicKey(
+                        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"
+                            .getBytes(StandardCharsets.US_ASCII))))
+        .hasMessageThat()
+        .startsWith("not an RSA public key");
+    RSAPublicKey bundled = JwtAuth.bundledTestKey();
+    assertThat(bundled.getModulus().bitLength()).isEqualTo(2048);
+    assertThat(new JwtAuth(CalloutServerConfig.defaults(), bundled).config()).isNotNull();
+  }
+}
