@@ -5,6 +5,8 @@ import static com.google.common.truth.Truth.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -66,7 +68,7 @@ class SampleMainTest {
             "callout-server: --jwt-public-key=/no/such/key.pem: cannot read it"
                 + " (NoSuchFileException)");
 
-    java.nio.file.Path notAKey = java.nio.file.Files.createTempFile("not-a-key", ".pem");
+    Path notAKey = Files.createTempFile("not-a-key", ".pem");
     try {
       err.reset();
       assertThat(
@@ -80,7 +82,7 @@ class SampleMainTest {
                   + notAKey
                   + ": no '-----BEGIN PUBLIC KEY-----' block found");
     } finally {
-      java.nio.file.Files.delete(notAKey);
+      Files.delete(notAKey);
     }
   }
 
@@ -98,6 +100,30 @@ class SampleMainTest {
             "jwt-auth",
             "add-custom-response",
             "dynamic-forwarding");
+  }
+
+  @Test
+  void everySample_hasItsClassReadmeAndTestAndIsInTheTopLevelTable() throws Exception {
+    String readme = Files.readString(Path.of("README.md"));
+    for (String name : SampleMain.SAMPLES.keySet()) {
+      String pkg = name.replace("-", "");
+      String type = upperCamel(name);
+      Path main = Path.of("samples/src/main/java/dev/extproc/callout/samples", pkg);
+      Path test = Path.of("samples/src/test/java/dev/extproc/callout/samples", pkg);
+      assertThat(Files.exists(main.resolve(type + ".java"))).isTrue();
+      assertThat(Files.exists(main.resolve("README.md"))).isTrue();
+      assertThat(Files.exists(test.resolve(type + "Test.java"))).isTrue();
+      assertThat(readme).contains("| [`" + name + "`](samples/src/main/java/");
+      assertThat(readme).contains("`--sample " + name);
+    }
+  }
+
+  private static String upperCamel(String dashed) {
+    StringBuilder out = new StringBuilder();
+    for (String word : dashed.split("-", -1)) {
+      out.append(Character.toUpperCase(word.charAt(0))).append(word.substring(1));
+    }
+    return out.toString();
   }
 
   @Test
