@@ -1,0 +1,89 @@
+# Container image of the runnable callout server (the bundled samples, add-header by default).
+#
+#   docker build -t extproc-java .
+#   docker run -p 8000:8000 -p 8080:8080 -p 8443:8443 extproc-java
+#   docker run -p 8000:8000 -p 8080:8080 -p 8443:8443 extproc-java --sample add-header --disable-tls
+#
+# Arguments after the image name are appended to the ENTRYPOINT below, so every flag of
+# `java -jar callout-server.jar` works (`--help` lists them); CALLOUT_* environment variables work
+# as well (`-e CALLOUT_SAMPLE=...`, `-e CALLOUT_LOG_LEVEL=DEBUG`).
+#
+# ContainerCommandIT (samples/src/test/java/dev/extproc/callout/samples) parses this file and runs
+# the final stage's ENTRYPOINT with its WORKDIR, ENV and COPY layout against the built jar, so the
+# image's command line is tested without a Docker engine. GitHub Actions
+# (.github/workflows/image.yml) builds the image on every push and publishes it for tags v*.
+
+# ---------------------------------------------------------------------------------------------
+# Build stage: Maven on JDK 21. The code compiles with --release 17; on JDK 21+ the build skips
+# Error Prone and the format check (those run in CI on JDK 17). Tests run in CI, not here.
+# ---------------------------------------------------------------------------------------------
+FROM maven:3.9.11-eclipse-temurin-21 AS build
+WORKDIR /build
+
+# Dependencies and plugins first, in their own layer: it is rebuilt only when pom.xml or .mvn/
+# change. go-offline does not resolve everything the build uses (some plugin dependencies are only
+# found while the plugin runs), so the package step below stays online and fetches the rest.
+COPY pom.xml ./
+COPY .mvn/ .mvn/
+RUN mvn -B -q dependency:go-offline
+
+COPY src/ src/
+COPY samples/ samples/
+COPY proto/ proto/
+RUN mvn -B -q package -DskipTests
+
+# ---------------------------------------------------------------------------------------------
+# Run stage: a JRE 21 and the thin jar with its dependencies next to it in lib/ (the jar's
+# manifest Class-Path points at lib/*.jar).
+# ---------------------------------------------------------------------------------------------
+FROM eclipse-temurin:21.0.8_9-jre
+
+LABEL org.opencontainers.image.source="https://github.com/extproc-java/extproc-java" \
+      org.opencontainers.image.description="Envoy ext_proc callout server (extproc-java bundled samples)" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+# A fixed, numeric, unprivileged user, so Kubernetes `runAsNonRoot` can verify it and mounted
+# files can be made readable to uid/gid 10001. The application files below stay owned by root:
+# the server reads them and writes nothing to disk.
+RUN groupadd --gid 10001 callout \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin callout
+
+WORKDIR /app
+
+# Dependencies before the jar: they change less often, so their layer is usually reused.
+COPY --from=build /build/target/lib/ /app/lib/
+COPY --from=build /build/target/callout-server.jar /app/
+
+# 8000: HTTP health check (200 while serving, 503 while draining)
+# 8080: plaintext gRPC (h2c), ext_proc
+# 8443: TLS gRPC, ext_proc
+EXPOSE 8000 8080 8443
+
+# The sample to run; `-e CALLOUT_SAMPLE=NAME` or `--sample NAME` picks another.
+ENV CALLOUT_SAMPLE=add-header
+
+# TLS certificate: without one the 8443 listener uses an ephemeral self-signed certificate made at
+# start. To serve your own, mount the PEM certificate chain and PEM PKCS#8 private key as
+#   /etc/callout/tls/tls.crt and /etc/callout/tls/tls.key
+# (a Kubernetes TLS secret mounted at /etc/callout/tls has exactly these names) and set
+#   CALLOUT_CERT_CHAIN_PATH=/etc/callout/tls/tls.crt
+#   CALLOUT_PRIVATE_KEY_PATH=/etc/callout/tls/tls.key
+# They are not set here: without the files the server would refuse to start. The key file must be
+# readable by uid 10001.
+
+# No HEALTHCHECK: the JRE image has no curl or wget, and orchestrators (Kubernetes probes, Cloud
+# load balancer health checks) probe GET http://HOST:8000/ themselves.
+
+USER 10001:10001
+
+# Exec form, so java is PID 1 and receives SIGTERM directly (the server then drains and exits 0).
+# JVM flags, deliberately few:
+#   -XX:MaxRAMPercentage=70.0    heap limit as a share of the container's memory limit (the JVM
+#                                reads the cgroup limit); the remaining 30% holds metaspace, code
+#                                cache, thread stacks and gRPC's (Netty's) direct buffers.
+#   -XX:+ExitOnOutOfMemoryError  exit at the first OutOfMemoryError instead of limping on, so the
+#                                orchestrator restarts the container.
+# More JVM flags without rebuilding: `-e JAVA_TOOL_OPTIONS="..."` (the JVM reads it at start).
+ENTRYPOINT ["java", "-XX:MaxRAMPercentage=70.0", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/callout-server.jar"]
+CMD []
