@@ -19,7 +19,7 @@ NODE_TAG="gke-callout-cluster-node"       # SUBSTITUTE: a network tag on the clu
 PROXY_ONLY_SUBNET_RANGE="10.129.0.0/23"   # SUBSTITUTE: the region's proxy-only subnet range
 FORWARDING_RULE="l7-ilb-forwarding-rule"  # SUBSTITUTE: the load balancer's forwarding rule
 LB_SCHEME="INTERNAL_MANAGED"              # SUBSTITUTE: INTERNAL_MANAGED or EXTERNAL_MANAGED
-IMAGE="ghcr.io/extproc-java/extproc-java:latest"  # SUBSTITUTE: your image
+IMAGE="ghcr.io/extproc-java/extproc-java:latest"  # SUBSTITUTE: yours
 SAMPLE="add-header"                       # the bundled sample to run (CALLOUT_SAMPLE)
 
 # ---- Names of what this script creates (NEG_NAME must match gke/service-neg.yaml) ---------------

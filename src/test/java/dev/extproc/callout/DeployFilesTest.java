@@ -26,6 +26,7 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import java.io.IOException;
 import java.io.Reader;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -136,7 +137,8 @@ class DeployFilesTest {
   @Test
   void deployFiles_environmentVariables_areRealOnes() throws IOException {
     Set<String> known = new TreeSet<>(LAUNCHER_ENV);
-    Matcher usage = Pattern.compile("\\(env (CALLOUT_[A-Z0-9_]+);").matcher(usageText());
+    Matcher usage =
+        Pattern.compile("\\(env (CALLOUT_[A-Z0-9_]+);").matcher(CalloutServerConfig.usage());
     while (usage.find()) {
       known.add(usage.group(1));
     }
@@ -616,14 +618,9 @@ class DeployFilesTest {
     return HostAndPort.fromString(address).getPort();
   }
 
-  private static java.net.InetSocketAddress hostAndPort(String address) {
+  private static InetSocketAddress hostAndPort(String address) {
     HostAndPort hostAndPort = HostAndPort.fromString(address);
-    return java.net.InetSocketAddress.createUnresolved(
-        hostAndPort.getHost(), hostAndPort.getPort());
-  }
-
-  private static String usageText() {
-    return CalloutServerConfig.usage();
+    return InetSocketAddress.createUnresolved(hostAndPort.getHost(), hostAndPort.getPort());
   }
 
   private static List<Path> allFiles(Path dir) throws IOException {
