@@ -9,6 +9,7 @@ import com.google.common.net.HostAndPort;
 import com.google.protobuf.TypeRegistry;
 import com.google.protobuf.util.JsonFormat;
 import dev.extproc.callout.internal.Durations;
+import dev.extproc.callout.samples.SampleMain;
 import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.HealthCheck;
@@ -65,23 +66,8 @@ class DeployFilesTest {
   /** The health listener answers any path; every file uses the root. */
   private static final String HEALTH_PATH = "/";
 
-  /**
-   * The bundled samples' {@code --sample} names. Written out rather than read from {@code
-   * SampleMain} because the samples are being written in parallel with these files; keep it in step
-   * with {@code samples/README.md}.
-   */
-  private static final Set<String> SAMPLES =
-      Set.of(
-          "basic",
-          "add-header",
-          "add-body",
-          "update-header",
-          "normalize-header",
-          "redirect",
-          "set-cookie",
-          "jwt-auth",
-          "add-custom-response",
-          "dynamic-forwarding");
+  /** The bundled samples' {@code --sample} names. */
+  private static final Set<String> SAMPLES = SampleMain.sampleNames();
 
   /** Variables the runnable jar reads besides those of {@link CalloutServerConfig#usage()}. */
   private static final Set<String> LAUNCHER_ENV =

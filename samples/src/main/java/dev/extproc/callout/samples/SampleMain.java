@@ -19,11 +19,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.interfaces.RSAPublicKey;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
@@ -66,6 +69,11 @@ public final class SampleMain {
   static final Map<String, Sample> SAMPLES = samples();
 
   private SampleMain() {}
+
+  /** Returns the names {@code --sample} accepts, in the order {@code --help} lists them. */
+  public static Set<String> sampleNames() {
+    return Collections.unmodifiableSet(new LinkedHashSet<>(SAMPLES.keySet()));
+  }
 
   private static Map<String, Sample> samples() {
     Map<String, Sample> samples = new LinkedHashMap<>();

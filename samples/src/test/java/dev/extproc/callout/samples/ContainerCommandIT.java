@@ -3,28 +3,18 @@ package dev.extproc.callout.samples;
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.Truth.assertWithMessage;
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
-import static dev.extproc.callout.testing.CalloutTester.headers;
 import static java.util.Objects.requireNonNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.extproc.callout.CalloutServerConfig;
-import dev.extproc.callout.CalloutTools;
-import dev.extproc.callout.testing.CalloutTester;
-import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.Status;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -63,9 +53,7 @@ import org.yaml.snakeyaml.Yaml;
  */
 class ContainerCommandIT {
 
-  private static final int HEALTH = 8000;
-  private static final int PLAINTEXT = 8080;
-  private static final int SECURE = 8443;
+  private static final int SECURE = ServerProcess.SECURE;
 
   /** Variables the test JVM's environment must not pass on: the image does not set them. */
   private static final Set<String> HOST_ONLY_VARIABLES =
@@ -74,15 +62,14 @@ class ContainerCommandIT {
   /** Stands for the image's file system root {@code /}. */
   @TempDir Path root;
 
-  private @Nullable Process process;
+  private @Nullable ServerProcess process;
   private final Path log =
       Path.of("target", "container-command-it-" + System.nanoTime() + ".log").toAbsolutePath();
 
   @AfterEach
   void stop() {
-    Process running = process;
-    if (running != null && running.isAlive()) {
-      running.destroyForcibly();
+    if (process != null) {
+      process.close();
     }
   }
 
@@ -278,10 +265,6 @@ class ContainerCommandIT {
     return ports;
   }
 
-  private static int port(String address) {
-    return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
-  }
-
   // ---------------------------------------------------------------------------------------------
   // The image's layout and command line, reproduced under the temporary root.
   // ---------------------------------------------------------------------------------------------
@@ -355,90 +338,28 @@ class ContainerCommandIT {
   }
 
   /** Starts the image's command in its WORKDIR with its ENV (plus {@code extraEnv}). */
-  private Process start(List<String> arguments, Map<String, String> extraEnv) throws IOException {
+  private ServerProcess start(List<String> arguments, Map<String, String> extraEnv)
+      throws IOException {
     List<Stage> stages = dockerfile();
     Stage image = finalStage(stages);
     layOutImage(stages);
     Path workdir = inImage(image.last("WORKDIR"));
     ProcessBuilder builder =
-        new ProcessBuilder(command(image, arguments))
-            .directory(workdir.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile());
+        new ProcessBuilder(command(image, arguments)).directory(workdir.toFile());
     Map<String, String> environment = builder.environment();
     environment.keySet().removeIf(key -> key.startsWith("CALLOUT_"));
     environment.keySet().removeAll(HOST_ONLY_VARIABLES);
     environment.putAll(env(image));
     environment.putAll(extraEnv);
-    System.out.println("starting " + builder.command() + " in " + workdir);
-    Process started = builder.start();
+    ServerProcess started = ServerProcess.start(builder, log);
     process = started;
     return started;
   }
 
-  private String output() throws IOException {
-    return Files.readString(log, StandardCharsets.UTF_8);
-  }
-
-  private static void assertPortsFree() {
-    for (int port : new int[] {HEALTH, PLAINTEXT, SECURE}) {
-      try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getByName("0.0.0.0"))) {
-        assertThat(socket.getLocalPort()).isEqualTo(port);
-      } catch (IOException e) {
-        throw new AssertionError(
-            "port " + port + " is in use; this test needs the image's ports 8000, 8080 and 8443",
-            e);
-      }
-    }
-  }
-
-  private void awaitHealthy(Process server) throws Exception {
-    HttpClient http = HttpClient.newHttpClient();
-    URI health = URI.create("http://127.0.0.1:" + HEALTH + "/");
-    int status = 0;
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (status != 200 && System.nanoTime() < deadline && server.isAlive()) {
-      try {
-        status =
-            http.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.ofString())
-                .statusCode();
-      } catch (IOException notYet) {
-        Thread.sleep(20);
-      }
-    }
-    assertWithMessage("health on port %s; server output:\n%s", HEALTH, output())
-        .that(status)
-        .isEqualTo(200);
-  }
-
-  private static void assertAddHeaderReplyOnPlaintextPort() {
-    ManagedChannel channel =
-        Grpc.newChannelBuilderForAddress(
-                "127.0.0.1", PLAINTEXT, InsecureChannelCredentials.create())
-            .build();
-    try {
-      CalloutTester.Stream stream = CalloutTester.forChannel(channel).newStream();
-      assertThat(stream.requestHeaders(headers(":path", "/", ":authority", "example.com")))
-          .isEqualTo(
-              ProcessingResponse.newBuilder()
-                  .setRequestHeaders(
-                      CalloutTools.addHeaderMutation(
-                          List.of(Map.entry("header-request", "request")), List.of(), true))
-                  .build());
-      assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
-    } finally {
-      channel.shutdownNow();
-    }
-  }
-
-  private void sigtermAndAssertExitZero(Process server) throws Exception {
-    server.destroy(); // SIGTERM, as `docker stop` sends to PID 1
-    assertWithMessage("exited within 40 s of SIGTERM")
-        .that(server.waitFor(40, TimeUnit.SECONDS))
-        .isTrue();
-    assertWithMessage("exit code; server output:\n%s", output())
-        .that(server.exitValue())
-        .isEqualTo(0);
+  private static ManagedChannel plaintextChannel() {
+    return Grpc.newChannelBuilderForAddress(
+            "127.0.0.1", ServerProcess.PLAINTEXT, InsecureChannelCredentials.create())
+        .build();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -447,14 +368,14 @@ class ContainerCommandIT {
 
   @Test
   void entrypoint_noArguments_servesTheDefaultSampleAndExitsZeroOnSigterm() throws Exception {
-    assertPortsFree();
-    Process server = start(List.of(), Map.of());
+    ServerProcess.assertDefaultPortsFree();
+    ServerProcess server = start(List.of(), Map.of());
 
-    awaitHealthy(server); // so the JVM accepted every flag of the ENTRYPOINT
-    assertAddHeaderReplyOnPlaintextPort();
-    sigtermAndAssertExitZero(server);
+    server.awaitHealthy(System.nanoTime()); // so the JVM accepted every flag of the ENTRYPOINT
+    ServerProcess.assertAddHeaderReply(plaintextChannel());
+    server.sigtermAndAssertExitZero();
 
-    String output = output();
+    String output = server.output();
     assertThat(output).contains("AddHeader started");
     assertThat(output).contains("TLS gRPC listening on 0.0.0.0:" + SECURE);
     assertThat(output).contains("ephemeral self-signed certificate");
@@ -490,24 +411,25 @@ class ContainerCommandIT {
 
   @Test
   void entrypoint_unknownSampleInEnvironment_exitsTwoNamingCalloutSample() throws Exception {
-    Process launcher = start(List.of("--disable-tls"), Map.of("CALLOUT_SAMPLE", "nope"));
+    ServerProcess launcher = start(List.of("--disable-tls"), Map.of("CALLOUT_SAMPLE", "nope"));
 
-    assertThat(launcher.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertWithMessage("exit code; output:\n%s", output()).that(launcher.exitValue()).isEqualTo(2);
-    assertThat(output()).startsWith("callout-server: CALLOUT_SAMPLE=nope: unknown sample");
+    assertWithMessage("exit code; output:\n%s", launcher.output())
+        .that(launcher.awaitExit())
+        .isEqualTo(2);
+    assertThat(launcher.output()).startsWith("callout-server: CALLOUT_SAMPLE=nope: unknown sample");
   }
 
   @Test
   void entrypoint_appendedArguments_winOverTheEnvironmentAndReachTheServer() throws Exception {
-    assertPortsFree();
+    ServerProcess.assertDefaultPortsFree();
     // `docker run -e CALLOUT_SAMPLE=nope IMAGE --sample add-header --disable-tls`
-    Process server =
+    ServerProcess server =
         start(
             List.of("--sample", SampleMain.DEFAULT_SAMPLE, "--disable-tls"),
             Map.of("CALLOUT_SAMPLE", "nope"));
 
-    awaitHealthy(server);
-    assertAddHeaderReplyOnPlaintextPort();
+    server.awaitHealthy(System.nanoTime());
+    ServerProcess.assertAddHeaderReply(plaintextChannel());
     try (Socket socket = new Socket()) {
       // --disable-tls reached the server: nothing listens on the TLS port.
       assertThrows(
@@ -516,8 +438,8 @@ class ContainerCommandIT {
               socket.connect(
                   new InetSocketAddress(InetAddress.getLoopbackAddress(), SECURE), 2000));
     }
-    sigtermAndAssertExitZero(server);
-    assertThat(output()).doesNotContain("TLS gRPC listening");
+    server.sigtermAndAssertExitZero();
+    assertThat(server.output()).doesNotContain("TLS gRPC listening");
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -537,10 +459,10 @@ class ContainerCommandIT {
   void dockerfile_exposedPorts_areTheServerDefaults() throws Exception {
     Set<Integer> defaults =
         Set.of(
-            port(CalloutServerConfig.DEFAULT_HEALTH_CHECK_ADDRESS),
-            port(CalloutServerConfig.DEFAULT_PLAINTEXT_ADDRESS),
-            port(CalloutServerConfig.DEFAULT_SECURE_ADDRESS));
-    assertThat(defaults).containsExactly(HEALTH, PLAINTEXT, SECURE);
+            ServerProcess.port(CalloutServerConfig.DEFAULT_HEALTH_CHECK_ADDRESS),
+            ServerProcess.port(CalloutServerConfig.DEFAULT_PLAINTEXT_ADDRESS),
+            ServerProcess.port(CalloutServerConfig.DEFAULT_SECURE_ADDRESS));
+    assertThat(defaults).containsExactly(8000, 8080, 8443); // as the README and deploy/ say
     assertThat(exposedPorts(finalStage(dockerfile()))).containsExactlyElementsIn(defaults);
     // Reachable from outside the container: every listener binds all interfaces by default.
     assertThat(CalloutServerConfig.DEFAULT_HEALTH_CHECK_ADDRESS).startsWith("0.0.0.0:");
