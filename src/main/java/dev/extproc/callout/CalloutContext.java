@@ -4,17 +4,22 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.Struct;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
 import io.grpc.Context;
 import java.net.SocketAddress;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -59,6 +64,10 @@ public final class CalloutContext {
   private final Map<String, Struct> requestAttributes = new LinkedHashMap<>();
   private final Map<String, Struct> responseAttributes = new LinkedHashMap<>();
   private @Nullable HttpHeaders requestHeaders;
+  private @Nullable HttpHeaders responseHeaders;
+  private @Nullable BodyTransformer requestBodyTransformer;
+  private @Nullable BodyTransformer responseBodyTransformer;
+  private @Nullable Consumer<ProcessingResponse> standaloneSender;
   private Metadata metadataContext = Metadata.getDefaultInstance();
   private @Nullable ProtocolConfiguration protocolConfig;
   private boolean observabilityMode;
@@ -66,6 +75,8 @@ public final class CalloutContext {
   private @Nullable Phase phase;
   private @Nullable ImmediateResponse immediateResponse;
   private Struct.@Nullable Builder dynamicMetadata;
+  private ProcessingMode.@Nullable Builder modeOverride;
+  private boolean timeoutExtended;
 
   CalloutContext(long streamId, @Nullable SocketAddress peerAddress, Context grpcContext) {
     this.streamId = streamId;
@@ -94,6 +105,117 @@ public final class CalloutContext {
    */
   public Optional<HttpHeaders> requestHeaders() {
     return Optional.ofNullable(requestHeaders);
+  }
+
+  /** The response headers of this HTTP request, once the response-headers message has arrived. */
+  public Optional<HttpHeaders> responseHeaders() {
+    return Optional.ofNullable(responseHeaders);
+  }
+
+  /**
+   * The request body mode Envoy announced in {@code protocol_config} ({@code NONE} when it sent
+   * none): how request bodies reach {@link CalloutServer#onRequestBody}.
+   */
+  public BodySendMode requestBodyMode() {
+    return protocolConfig == null ? BodySendMode.NONE : protocolConfig.getRequestBodyMode();
+  }
+
+  /** The response body mode Envoy announced in {@code protocol_config}. */
+  public BodySendMode responseBodyMode() {
+    return protocolConfig == null ? BodySendMode.NONE : protocolConfig.getResponseBodyMode();
+  }
+
+  /**
+   * Streams the request body through {@code transformer} (FULL_DUPLEX_STREAMED mode): from then on
+   * request body chunks go to it instead of {@link CalloutServer#onRequestBody}. Call it from a
+   * headers hook, before the first chunk.
+   *
+   * @throws IllegalStateException when the request body mode is not FULL_DUPLEX_STREAMED
+   */
+  public void transformRequestBody(BodyTransformer transformer) {
+    requestBodyTransformer = checkFullDuplex("request", requestBodyMode(), transformer);
+  }
+
+  /** Like {@link #transformRequestBody}, for the response body. */
+  public void transformResponseBody(BodyTransformer transformer) {
+    responseBodyTransformer = checkFullDuplex("response", responseBodyMode(), transformer);
+  }
+
+  private static BodyTransformer checkFullDuplex(
+      String direction, BodySendMode mode, BodyTransformer transformer) {
+    requireNonNull(transformer, "transformer");
+    if (mode != BodySendMode.FULL_DUPLEX_STREAMED) {
+      throw new IllegalStateException(
+          "a "
+              + direction
+              + " body transformer needs body mode FULL_DUPLEX_STREAMED (Envoy announced "
+              + mode
+              + ")");
+    }
+    return transformer;
+  }
+
+  @Nullable BodyTransformer bodyTransformer(boolean requestDirection) {
+    return requestDirection ? requestBodyTransformer : responseBodyTransformer;
+  }
+
+  /**
+   * Returns a processing mode to send as this phase's {@code mode_override}, for Envoy to use for
+   * the rest of this HTTP request (if its {@code allow_mode_override} is set). It starts with both
+   * body modes as Envoy announced them, because Envoy reads an unset body mode as NONE, and with
+   * header and trailer modes at DEFAULT (unchanged); change what you need.
+   *
+   * @throws IllegalStateException outside the request or response headers hooks, the only phases
+   *     whose override Envoy reads
+   */
+  public ProcessingMode.Builder modeOverride() {
+    Phase current = currentPhase();
+    if (current != Phase.REQUEST_HEADERS && current != Phase.RESPONSE_HEADERS) {
+      throw new IllegalStateException(
+          "mode_override is read by Envoy only in reply to headers, not " + current.wireName());
+    }
+    if (modeOverride == null) {
+      modeOverride =
+          ProcessingMode.newBuilder()
+              .setRequestBodyMode(requestBodyMode())
+              .setResponseBodyMode(responseBodyMode());
+    }
+    return modeOverride;
+  }
+
+  /**
+   * Asks Envoy, now, to wait up to {@code timeout} for this phase's reply instead of its {@code
+   * message_timeout}: a standalone {@code override_message_timeout} message, for a hook that knows
+   * it will be slow. Envoy honours it only when its {@code max_message_timeout} allows {@code
+   * timeout}; at most once per phase. Nothing is sent in observability mode.
+   *
+   * @throws IllegalStateException outside a hook, or when already asked in this phase
+   * @throws IllegalArgumentException when {@code timeout} is under 1 ms
+   */
+  public void extendMessageTimeout(Duration timeout) {
+    requireNonNull(timeout, "timeout");
+    Phase current = currentPhase();
+    if (timeout.compareTo(Duration.ofMillis(1)) < 0) {
+      throw new IllegalArgumentException("timeout: " + timeout + " (expected: >= 1ms)");
+    }
+    if (timeoutExtended) {
+      throw new IllegalStateException(
+          "override_message_timeout already sent for " + current.wireName() + " (at most once)");
+    }
+    timeoutExtended = true;
+    if (standaloneSender != null && !observabilityMode) {
+      standaloneSender.accept(
+          ProcessingResponse.newBuilder()
+              .setOverrideMessageTimeout(
+                  com.google.protobuf.Duration.newBuilder()
+                      .setSeconds(timeout.getSeconds())
+                      .setNanos(timeout.getNano()))
+              .build());
+    }
+  }
+
+  void standaloneSender(Consumer<ProcessingResponse> sender) {
+    standaloneSender = sender;
   }
 
   /**
@@ -199,6 +321,8 @@ public final class CalloutContext {
     this.phase = phase;
     immediateResponse = null;
     dynamicMetadata = null;
+    modeOverride = null;
+    timeoutExtended = false;
     if (request.getObservabilityMode()) {
       observabilityMode = true;
     }
@@ -215,6 +339,9 @@ public final class CalloutContext {
     if (request.hasRequestHeaders()) {
       requestHeaders = request.getRequestHeaders();
     }
+    if (request.hasResponseHeaders()) {
+      responseHeaders = request.getResponseHeaders();
+    }
   }
 
   /** Ends the current phase. */
@@ -222,6 +349,7 @@ public final class CalloutContext {
     phase = null;
     immediateResponse = null;
     dynamicMetadata = null;
+    modeOverride = null;
   }
 
   @Nullable ImmediateResponse immediateResponse() {
@@ -230,5 +358,9 @@ public final class CalloutContext {
 
   @Nullable Struct dynamicMetadata() {
     return dynamicMetadata == null ? null : dynamicMetadata.build();
+  }
+
+  @Nullable ProcessingMode pendingModeOverride() {
+    return modeOverride == null ? null : modeOverride.build();
   }
 }

@@ -38,6 +38,17 @@ public final class CalloutServerConfig {
    */
   public static final int DEFAULT_MAX_INBOUND_MESSAGE_SIZE = 16 * 1024 * 1024;
 
+  /**
+   * Default most a {@link BodyTransformer} may hold back of one body, in bytes: {@value} (8 MiB).
+   */
+  public static final int DEFAULT_MAX_BUFFERED_BODY_SIZE = 8 * 1024 * 1024;
+
+  /**
+   * Default largest {@code streamed_response} chunk sent in FULL_DUPLEX_STREAMED mode, in bytes:
+   * {@value} (64 KiB, Envoy's recommendation).
+   */
+  public static final int DEFAULT_STREAMED_CHUNK_SIZE = 64 * 1024;
+
   /** Default limit of concurrent streams per HTTP/2 connection: {@value} (no limit). */
   public static final int DEFAULT_MAX_CONCURRENT_STREAMS = Integer.MAX_VALUE;
 
@@ -79,6 +90,8 @@ public final class CalloutServerConfig {
   private final byte @Nullable [] privateKeyPem;
   private final int maxInboundMessageSize;
   private final int maxConcurrentStreams;
+  private final int maxBufferedBodySize;
+  private final int streamedChunkSize;
   private final Duration permitKeepAliveTime;
   private final HookExecutor hookExecutor;
   private final int hookThreads;
@@ -95,6 +108,8 @@ public final class CalloutServerConfig {
     this.privateKeyPem = b.privateKeyPem;
     this.maxInboundMessageSize = b.maxInboundMessageSize;
     this.maxConcurrentStreams = b.maxConcurrentStreams;
+    this.maxBufferedBodySize = b.maxBufferedBodySize;
+    this.streamedChunkSize = b.streamedChunkSize;
     this.permitKeepAliveTime = b.permitKeepAliveTime;
     this.hookExecutor = b.hookExecutor;
     this.hookThreads = b.hookThreads;
@@ -193,6 +208,16 @@ public final class CalloutServerConfig {
     return maxConcurrentStreams;
   }
 
+  /** The most a {@link BodyTransformer} may hold back of one body, in bytes. */
+  public int maxBufferedBodySize() {
+    return maxBufferedBodySize;
+  }
+
+  /** The largest {@code streamed_response} chunk sent in FULL_DUPLEX_STREAMED mode, in bytes. */
+  public int streamedChunkSize() {
+    return streamedChunkSize;
+  }
+
   /** The shortest interval between client keepalive pings tolerated, with or without calls. */
   public Duration permitKeepAliveTime() {
     return permitKeepAliveTime;
@@ -232,6 +257,10 @@ public final class CalloutServerConfig {
         + maxInboundMessageSize
         + ", maxConcurrentStreams="
         + maxConcurrentStreams
+        + ", maxBufferedBodySize="
+        + maxBufferedBodySize
+        + ", streamedChunkSize="
+        + streamedChunkSize
         + ", permitKeepAliveTime="
         + permitKeepAliveTime
         + ", hookExecutor="
@@ -289,6 +318,8 @@ public final class CalloutServerConfig {
     private byte @Nullable [] privateKeyPem;
     private int maxInboundMessageSize = DEFAULT_MAX_INBOUND_MESSAGE_SIZE;
     private int maxConcurrentStreams = DEFAULT_MAX_CONCURRENT_STREAMS;
+    private int maxBufferedBodySize = DEFAULT_MAX_BUFFERED_BODY_SIZE;
+    private int streamedChunkSize = DEFAULT_STREAMED_CHUNK_SIZE;
     private Duration permitKeepAliveTime = DEFAULT_PERMIT_KEEPALIVE_TIME;
     private HookExecutor hookExecutor = HookExecutor.POOL;
     private int hookThreads = DEFAULT_HOOK_THREADS;
@@ -307,6 +338,8 @@ public final class CalloutServerConfig {
       privateKeyPem = c.privateKeyPem;
       maxInboundMessageSize = c.maxInboundMessageSize;
       maxConcurrentStreams = c.maxConcurrentStreams;
+      maxBufferedBodySize = c.maxBufferedBodySize;
+      streamedChunkSize = c.streamedChunkSize;
       permitKeepAliveTime = c.permitKeepAliveTime;
       hookExecutor = c.hookExecutor;
       hookThreads = c.hookThreads;
@@ -409,6 +442,22 @@ public final class CalloutServerConfig {
     public Builder maxConcurrentStreams(int streams) {
       checkArgument(streams > 0, "maxConcurrentStreams: %s (expected: > 0)", streams);
       maxConcurrentStreams = streams;
+      return this;
+    }
+
+    /** Sets the most a {@link BodyTransformer} may hold back of one body (default 8 MiB). */
+    @CanIgnoreReturnValue
+    public Builder maxBufferedBodySize(int bytes) {
+      checkArgument(bytes > 0, "maxBufferedBodySize: %s (expected: > 0)", bytes);
+      maxBufferedBodySize = bytes;
+      return this;
+    }
+
+    /** Sets the largest {@code streamed_response} chunk (default 64 KiB). */
+    @CanIgnoreReturnValue
+    public Builder streamedChunkSize(int bytes) {
+      checkArgument(bytes > 0, "streamedChunkSize: %s (expected: > 0)", bytes);
+      streamedChunkSize = bytes;
       return this;
     }
 

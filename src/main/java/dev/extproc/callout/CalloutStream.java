@@ -1,14 +1,17 @@
 package dev.extproc.callout;
 
 import com.google.protobuf.Struct;
-import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
-import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse.ResponseCase;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.ArrayList;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +32,8 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
   private boolean immediateResponseSent;
   private boolean observabilityLogged;
   private boolean ended;
+  private @Nullable FullDuplexBody requestBody;
+  private @Nullable FullDuplexBody responseBody;
   private volatile boolean closed;
 
   CalloutStream(
@@ -38,6 +43,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     this.callout = callout;
     this.call = call;
     this.ctx = ctx;
+    ctx.standaloneSender(this::sendStandalone);
   }
 
   /** Runs {@code onStreamStart} and asks for the first message. */
@@ -82,9 +88,9 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     }
     logger.debug("[{}] {} received", ctx.streamId(), phase.wireName());
     ctx.enter(request, phase);
-    ProcessingResponse response;
+    List<ProcessingResponse> replies;
     try {
-      response = reply(phase, callout.process(request, ctx));
+      replies = respond(phase, request);
     } catch (StatusRuntimeException e) {
       logger.debug(
           "[{}] {} ended the stream with {}", ctx.streamId(), hookName(phase), e.getStatus());
@@ -108,66 +114,120 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       }
       return;
     }
-    send(response);
-    immediateResponseSent = response.hasImmediateResponse();
+    for (ProcessingResponse reply : replies) {
+      send(reply);
+      if (reply.hasImmediateResponse()) {
+        immediateResponseSent = true;
+        return;
+      }
+    }
   }
 
-  /** Turns what the hook returned, and what it put in the context, into the phase's response. */
-  private ProcessingResponse reply(Phase phase, @Nullable ProcessingResponse returned) {
-    if (returned != null) {
-      checkResponseCase(phase, returned);
+  /** Runs the hook (or body transformer) of {@code phase} and returns the replies to send. */
+  private List<ProcessingResponse> respond(Phase phase, ProcessingRequest request) {
+    FullDuplexBody body = fullDuplexBody(phase);
+    if (body == null) {
+      return List.of(PhaseReply.of(phase, callout.process(request, ctx), ctx));
     }
-    ImmediateResponse immediate = ctx.immediateResponse();
-    Struct metadata = ctx.dynamicMetadata();
-    ProcessingResponse response;
-    if (immediate != null) {
-      // The immediate response replaces the returned one, but keeps its dynamic metadata.
-      response = ProcessingResponse.newBuilder().setImmediateResponse(immediate).build();
-      if (returned != null && returned.hasDynamicMetadata()) {
-        metadata = merge(returned.getDynamicMetadata(), metadata);
+    if (phase == Phase.REQUEST_BODY || phase == Phase.RESPONSE_BODY) {
+      return fullDuplexChunk(phase, request, body);
+    }
+    // Trailers after an unfinished full-duplex body: the body ends (its last chunk unmarked),
+    // then the trailers get their reply.
+    List<ProcessingResponse> replies = new ArrayList<>();
+    if (body.isOpen()) {
+      BodyTransformer transformer = ctx.bodyTransformer(phase.isRequestDirection());
+      if (transformer != null) {
+        transformer.onEnd(body);
+      }
+      replies.addAll(body.drainBeforeTrailers());
+    }
+    replies.add(PhaseReply.of(phase, callout.process(request, ctx), ctx));
+    return replies;
+  }
+
+  /** The direction's full-duplex body state, or null when the direction is not in that mode. */
+  private @Nullable FullDuplexBody fullDuplexBody(Phase phase) {
+    if (phase == Phase.REQUEST_HEADERS || phase == Phase.RESPONSE_HEADERS) {
+      return null;
+    }
+    boolean request = phase.isRequestDirection();
+    if ((request ? ctx.requestBodyMode() : ctx.responseBodyMode())
+        != BodySendMode.FULL_DUPLEX_STREAMED) {
+      return null;
+    }
+    if (request) {
+      if (requestBody == null) {
+        requestBody = new FullDuplexBody(true, callout.config());
+      }
+      return requestBody;
+    }
+    if (responseBody == null) {
+      responseBody = new FullDuplexBody(false, callout.config());
+    }
+    return responseBody;
+  }
+
+  /**
+   * One chunk of a full-duplex body: through the transformer when there is one, else through the
+   * body hook, whose reply for the chunk ({@code null}: unchanged; a body: replaced; {@code
+   * clear_body}: dropped) becomes streamed output.
+   */
+  private List<ProcessingResponse> fullDuplexChunk(
+      Phase phase, ProcessingRequest request, FullDuplexBody body) {
+    boolean requestDirection = phase == Phase.REQUEST_BODY;
+    HttpBody chunk = requestDirection ? request.getRequestBody() : request.getResponseBody();
+    body.markStarted();
+    BodyTransformer transformer = ctx.bodyTransformer(requestDirection);
+    if (transformer != null) {
+      transformer.onChunk(chunk.getBody(), body);
+      if (chunk.getEndOfStream()) {
+        transformer.onEnd(body);
       }
     } else {
-      response = returned != null ? returned : phase.continueResponse();
-    }
-    if (metadata == null) {
-      return response;
-    }
-    return response.toBuilder()
-        .setDynamicMetadata(merge(response.getDynamicMetadata(), metadata))
-        .build();
-  }
-
-  private static Struct merge(Struct base, @Nullable Struct extra) {
-    return extra == null ? base : base.toBuilder().putAllFields(extra.getFieldsMap()).build();
-  }
-
-  private static void checkResponseCase(Phase phase, ProcessingResponse returned) {
-    ResponseCase actual = returned.getResponseCase();
-    if (actual == phase.responseCase()) {
-      return;
-    }
-    if (actual == ResponseCase.IMMEDIATE_RESPONSE && phase.allowsImmediateResponse()) {
-      int code = returned.getImmediateResponse().getStatus().getCodeValue();
-      if (code < 200 || code > 599) {
-        throw new IllegalStateException(
-            "immediate_response with HTTP status " + code + " (expected: 200..599)");
+      ProcessingResponse returned = callout.process(request, ctx);
+      if (ctx.immediateResponse() != null
+          || (returned != null && returned.hasImmediateResponse())) {
+        return List.of(PhaseReply.of(phase, returned, ctx));
       }
-      return;
+      if (returned == null) {
+        body.write(chunk.getBody());
+      } else {
+        PhaseReply.of(phase, returned, ctx); // checks the reply's type
+        BodyMutation mutation =
+            (requestDirection ? returned.getRequestBody() : returned.getResponseBody())
+                .getResponse()
+                .getBodyMutation();
+        switch (mutation.getMutationCase()) {
+          case BODY -> body.write(mutation.getBody());
+          case STREAMED_RESPONSE -> body.write(mutation.getStreamedResponse().getBody());
+          case CLEAR_BODY -> {}
+          default -> body.write(chunk.getBody());
+        }
+      }
     }
-    throw new IllegalStateException(
-        "returned "
-            + (actual == ResponseCase.RESPONSE_NOT_SET
-                ? "a ProcessingResponse with no response case"
-                : actual.name().toLowerCase(java.util.Locale.ROOT))
-            + " in reply to "
-            + phase.wireName()
-            + " (expected: "
-            + phase.wireName()
-            + (phase.allowsImmediateResponse() ? " or immediate_response)" : ")"));
+    List<ProcessingResponse> replies = body.drain(chunk.getEndOfStream());
+    Struct metadata = ctx.dynamicMetadata();
+    if (metadata != null && !replies.isEmpty()) {
+      ProcessingResponse first = replies.get(0);
+      replies.set(
+          0,
+          first.toBuilder()
+              .setDynamicMetadata(PhaseReply.merge(first.getDynamicMetadata(), metadata))
+              .build());
+    }
+    return replies;
   }
 
   private String hookName(Phase phase) {
     return callout.overridesProcess() ? "process (" + phase.wireName() + ")" : phase.hookName();
+  }
+
+  /** Sends a message outside the one-reply-per-message order (override_message_timeout). */
+  private void sendStandalone(ProcessingResponse message) {
+    if (!closed && !ctx.isCancelled()) {
+      send(message);
+    }
   }
 
   private void send(ProcessingResponse response) {

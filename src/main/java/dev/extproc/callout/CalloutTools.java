@@ -127,6 +127,24 @@ public final class CalloutTools {
     return key;
   }
 
+  /**
+   * Returns a headers reply with status {@code CONTINUE_AND_REPLACE}: Envoy applies {@code set},
+   * replaces the body with {@code body} (even on a request that had none) and sends no more body or
+   * trailers of this direction. Not allowed in FULL_DUPLEX_STREAMED mode (the framework refuses it
+   * there).
+   */
+  public static HeadersResponse continueAndReplace(
+      List<Map.Entry<String, String>> set, ByteString body) {
+    requireNonNull(body, "body");
+    return HeadersResponse.newBuilder()
+        .setResponse(
+            CommonResponse.newBuilder()
+                .setStatus(CommonResponse.ResponseStatus.CONTINUE_AND_REPLACE)
+                .setHeaderMutation(headerMutation(set, List.of(), null))
+                .setBodyMutation(BodyMutation.newBuilder().setBody(body)))
+        .build();
+  }
+
   // ---- Body mutations ----
 
   /** Returns a body reply that replaces the body (or this chunk) with {@code body} as UTF-8. */

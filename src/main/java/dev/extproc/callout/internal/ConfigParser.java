@@ -118,6 +118,18 @@ public final class ConfigParser {
               "unlimited",
               (b, v) -> b.maxConcurrentStreams(parseInt(v))),
           new Option(
+              "--max-buffered-body-size",
+              "BYTES",
+              "most a body transformer may hold back (suffix KiB or MiB allowed)",
+              "8MiB",
+              (b, v) -> b.maxBufferedBodySize(parseSize(v))),
+          new Option(
+              "--streamed-chunk-size",
+              "BYTES",
+              "largest streamed_response chunk in FULL_DUPLEX_STREAMED mode",
+              "64KiB",
+              (b, v) -> b.streamedChunkSize(parseSize(v))),
+          new Option(
               "--permit-keepalive-time",
               "DURATION",
               "shortest client keepalive ping interval tolerated",

@@ -46,6 +46,10 @@ class ConfigParserTest {
             "2MiB",
             "--max-concurrent-streams",
             "100",
+            "--max-buffered-body-size",
+            "1MiB",
+            "--streamed-chunk-size",
+            "16KiB",
             "--permit-keepalive-time",
             "5s",
             "--hook-executor",
@@ -66,6 +70,8 @@ class ConfigParserTest {
     assertThat(config.privateKeyPath()).hasValue(Path.of("/certs/key.pem"));
     assertThat(config.maxInboundMessageSize()).isEqualTo(2 * 1024 * 1024);
     assertThat(config.maxConcurrentStreams()).isEqualTo(100);
+    assertThat(config.maxBufferedBodySize()).isEqualTo(1024 * 1024);
+    assertThat(config.streamedChunkSize()).isEqualTo(16 * 1024);
     assertThat(config.permitKeepAliveTime()).isEqualTo(Duration.ofSeconds(5));
     assertThat(config.hookExecutor()).isEqualTo(HookExecutor.INLINE);
     assertThat(config.hookThreads()).isEqualTo(8);
@@ -176,6 +182,8 @@ class ConfigParserTest {
           "--private-key-path PATH",
           "--max-inbound-message-size BYTES",
           "--max-concurrent-streams N",
+          "--max-buffered-body-size BYTES",
+          "--streamed-chunk-size BYTES",
           "--permit-keepalive-time DURATION",
           "--hook-executor pool|virtual|inline",
           "--hook-threads N",

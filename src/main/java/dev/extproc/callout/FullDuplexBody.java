@@ -1,0 +1,102 @@
+package dev.extproc.callout;
+
+import com.google.protobuf.ByteString;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One direction's body in FULL_DUPLEX_STREAMED mode: collects what the hook or transformer writes
+ * for each received chunk and turns it into {@code streamed_response} replies of at most the
+ * configured chunk size, the last one marked {@code end_of_stream} only once Envoy's body ended.
+ */
+final class FullDuplexBody implements BodySink {
+  private final boolean requestDirection;
+  private final int chunkSize;
+  private final int bufferLimit;
+  private final List<ByteString> written = new ArrayList<>();
+  private boolean started;
+  private boolean ended;
+
+  FullDuplexBody(boolean requestDirection, CalloutServerConfig config) {
+    this.requestDirection = requestDirection;
+    this.chunkSize = config.streamedChunkSize();
+    this.bufferLimit = config.maxBufferedBodySize();
+  }
+
+  @Override
+  public void write(ByteString data) {
+    if (ended) {
+      throw new IllegalStateException("the body already ended: nothing more can be written");
+    }
+    if (!data.isEmpty()) {
+      written.add(data);
+    }
+  }
+
+  @Override
+  public int bufferLimit() {
+    return bufferLimit;
+  }
+
+  /** Whether a body chunk arrived and the body has not ended yet. */
+  boolean isOpen() {
+    return started && !ended;
+  }
+
+  void markStarted() {
+    started = true;
+  }
+
+  /**
+   * Returns the replies carrying what was written since the last call: none if nothing was written
+   * and the body goes on; with {@code endOfStream}, at least one, the last one marked.
+   */
+  List<ProcessingResponse> drain(boolean endOfStream) {
+    List<ProcessingResponse> replies = new ArrayList<>();
+    ByteString pending = ByteString.EMPTY;
+    for (ByteString data : written) {
+      pending = pending.concat(data);
+      while (pending.size() >= chunkSize) {
+        replies.add(reply(pending.substring(0, chunkSize), false));
+        pending = pending.substring(chunkSize);
+      }
+    }
+    written.clear();
+    if (!pending.isEmpty() || endOfStream) {
+      replies.add(reply(pending, endOfStream));
+    }
+    if (endOfStream) {
+      ended = true;
+    }
+    return replies;
+  }
+
+  /** Ends the body without marking the last chunk, because trailers follow. */
+  List<ProcessingResponse> drainBeforeTrailers() {
+    List<ProcessingResponse> replies = drain(false);
+    ended = true;
+    return replies;
+  }
+
+  private ProcessingResponse reply(ByteString body, boolean endOfStream) {
+    BodyResponse response =
+        BodyResponse.newBuilder()
+            .setResponse(
+                CommonResponse.newBuilder()
+                    .setBodyMutation(
+                        BodyMutation.newBuilder()
+                            .setStreamedResponse(
+                                StreamedBodyResponse.newBuilder()
+                                    .setBody(body)
+                                    .setEndOfStream(endOfStream))))
+            .build();
+    ProcessingResponse.Builder reply = ProcessingResponse.newBuilder();
+    return (requestDirection ? reply.setRequestBody(response) : reply.setResponseBody(response))
+        .build();
+  }
+}

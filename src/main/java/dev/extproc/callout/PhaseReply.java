@@ -1,0 +1,172 @@
+package dev.extproc.callout;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Struct;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
+import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
+import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse.ResponseCase;
+import java.util.Locale;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Shapes the reply to one message from what the hook returned and what it put in the context, and
+ * refuses what Envoy would reject: a reply of the wrong type, an immediate response where none is
+ * allowed, CONTINUE_AND_REPLACE in FULL_DUPLEX_STREAMED mode. It also keeps a BUFFERED body's
+ * {@code content-length} true.
+ */
+final class PhaseReply {
+
+  private static final String CONTENT_LENGTH = "content-length";
+
+  private PhaseReply() {}
+
+  /**
+   * Returns the reply to {@code phase}.
+   *
+   * @throws IllegalStateException when the returned reply breaks the protocol
+   */
+  static ProcessingResponse of(
+      Phase phase, @Nullable ProcessingResponse returned, CalloutContext ctx) {
+    if (returned != null) {
+      checkResponseCase(phase, returned);
+    }
+    ImmediateResponse immediate = ctx.immediateResponse();
+    Struct metadata = ctx.dynamicMetadata();
+    ProcessingResponse response;
+    if (immediate != null) {
+      // The immediate response replaces the returned one, but keeps its dynamic metadata.
+      response = ProcessingResponse.newBuilder().setImmediateResponse(immediate).build();
+      if (returned != null && returned.hasDynamicMetadata()) {
+        metadata = merge(returned.getDynamicMetadata(), metadata);
+      }
+    } else {
+      response = returned != null ? returned : phase.continueResponse();
+      response = withModeOverride(response, ctx.pendingModeOverride());
+      checkContinueAndReplace(phase, response, ctx);
+      response = withContentLength(phase, response, ctx);
+    }
+    if (metadata == null) {
+      return response;
+    }
+    return response.toBuilder()
+        .setDynamicMetadata(merge(response.getDynamicMetadata(), metadata))
+        .build();
+  }
+
+  static Struct merge(Struct base, @Nullable Struct extra) {
+    return extra == null ? base : base.toBuilder().putAllFields(extra.getFieldsMap()).build();
+  }
+
+  private static void checkResponseCase(Phase phase, ProcessingResponse returned) {
+    ResponseCase actual = returned.getResponseCase();
+    if (actual == phase.responseCase()) {
+      return;
+    }
+    if (actual == ResponseCase.IMMEDIATE_RESPONSE && phase.allowsImmediateResponse()) {
+      int code = returned.getImmediateResponse().getStatus().getCodeValue();
+      if (code < 200 || code > 599) {
+        throw new IllegalStateException(
+            "immediate_response with HTTP status " + code + " (expected: 200..599)");
+      }
+      return;
+    }
+    throw new IllegalStateException(
+        "returned "
+            + (actual == ResponseCase.RESPONSE_NOT_SET
+                ? "a ProcessingResponse with no response case"
+                : actual.name().toLowerCase(Locale.ROOT))
+            + " in reply to "
+            + phase.wireName()
+            + " (expected: "
+            + phase.wireName()
+            + (phase.allowsImmediateResponse() ? " or immediate_response)" : ")"));
+  }
+
+  private static ProcessingResponse withModeOverride(
+      ProcessingResponse response, @Nullable ProcessingMode mode) {
+    return mode == null ? response : response.toBuilder().setModeOverride(mode).build();
+  }
+
+  private static void checkContinueAndReplace(
+      Phase phase, ProcessingResponse response, CalloutContext ctx) {
+    if (phase != Phase.REQUEST_HEADERS && phase != Phase.RESPONSE_HEADERS) {
+      return;
+    }
+    HeadersResponse headers =
+        phase == Phase.REQUEST_HEADERS
+            ? response.getRequestHeaders()
+            : response.getResponseHeaders();
+    BodySendMode mode =
+        phase == Phase.REQUEST_HEADERS ? ctx.requestBodyMode() : ctx.responseBodyMode();
+    if (headers.getResponse().getStatus() == CommonResponse.ResponseStatus.CONTINUE_AND_REPLACE
+        && mode == BodySendMode.FULL_DUPLEX_STREAMED) {
+      throw new IllegalStateException(
+          "CONTINUE_AND_REPLACE is not allowed in FULL_DUPLEX_STREAMED body mode");
+    }
+  }
+
+  /**
+   * In BUFFERED mode Envoy still holds the headers and rejects a body whose length differs from
+   * their {@code content-length} (a 500 for the client): set it to the new length, unless the hook
+   * set it itself.
+   */
+  private static ProcessingResponse withContentLength(
+      Phase phase, ProcessingResponse response, CalloutContext ctx) {
+    boolean request = phase == Phase.REQUEST_BODY;
+    if ((!request && phase != Phase.RESPONSE_BODY)
+        || (request ? ctx.requestBodyMode() : ctx.responseBodyMode()) != BodySendMode.BUFFERED) {
+      return response;
+    }
+    BodyResponse body = request ? response.getRequestBody() : response.getResponseBody();
+    BodyMutation mutation = body.getResponse().getBodyMutation();
+    long length;
+    switch (mutation.getMutationCase()) {
+      case BODY -> length = mutation.getBody().size();
+      case CLEAR_BODY -> length = 0;
+      default -> {
+        return response;
+      }
+    }
+    HttpHeaders headers = (request ? ctx.requestHeaders() : ctx.responseHeaders()).orElse(null);
+    if (headers == null) {
+      return response;
+    }
+    String declared = CalloutTools.headerValue(headers, CONTENT_LENGTH).orElse(null);
+    if (declared == null || declared.trim().equals(String.valueOf(length))) {
+      return response;
+    }
+    HeaderMutation headerMutation = body.getResponse().getHeaderMutation();
+    for (HeaderValueOption set : headerMutation.getSetHeadersList()) {
+      if (set.getHeader().getKey().equalsIgnoreCase(CONTENT_LENGTH)) {
+        return response;
+      }
+    }
+    BodyResponse fixed =
+        body.toBuilder()
+            .setResponse(
+                body.getResponse().toBuilder()
+                    .setHeaderMutation(
+                        headerMutation.toBuilder()
+                            .addSetHeaders(
+                                HeaderValueOption.newBuilder()
+                                    .setHeader(
+                                        HeaderValue.newBuilder()
+                                            .setKey(CONTENT_LENGTH)
+                                            .setRawValue(
+                                                ByteString.copyFromUtf8(String.valueOf(length)))))))
+            .build();
+    return request
+        ? response.toBuilder().setRequestBody(fixed).build()
+        : response.toBuilder().setResponseBody(fixed).build();
+  }
+}
