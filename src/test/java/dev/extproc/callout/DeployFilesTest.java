@@ -78,7 +78,7 @@ class DeployFilesTest {
   private static final String DYNAMIC_FORWARDING_NAMESPACE =
       "com.google.envoy.dynamic_forwarding.selected_endpoints";
   private static final List<String> ENVOY_CONFIGS =
-      List.of("envoy.yaml", "envoy-streamed-bodies.yaml");
+      List.of("envoy.yaml", "envoy-streamed-bodies.yaml", "envoy-full-duplex.yaml");
 
   private static final TypeRegistry ENVOY_TYPES =
       TypeRegistry.newBuilder()
@@ -107,6 +107,7 @@ class DeployFilesTest {
         .containsAtLeast(
             "envoy/envoy.yaml",
             "envoy/envoy-streamed-bodies.yaml",
+            "envoy/envoy-full-duplex.yaml",
             "envoy/docker-compose.yaml",
             "envoy/docker-compose.jwt.yaml",
             "kubernetes/deployment.yaml",
@@ -275,6 +276,25 @@ class DeployFilesTest {
     assertThat(extProcYaml(headersOnly).remove("processing_mode")).isNotNull();
     assertThat(extProcYaml(streamed).remove("processing_mode")).isNotNull();
     assertThat(streamed).isEqualTo(headersOnly);
+  }
+
+  @Test
+  void envoyFullDuplexConfig_streamsOnlyResponseBodiesWithTrailers() throws IOException {
+    ProcessingMode mode =
+        extProc(
+                httpConnectionManager(envoyBootstrap("envoy-full-duplex.yaml"))
+                    .getHttpFiltersList())
+            .getProcessingMode();
+    Map<?, ?> headersOnly = single(ENVOY.resolve("envoy.yaml"));
+    Map<?, ?> fullDuplex = single(ENVOY.resolve("envoy-full-duplex.yaml"));
+
+    assertThat(mode.getRequestBodyMode()).isEqualTo(BodySendMode.NONE);
+    assertThat(mode.getResponseBodyMode()).isEqualTo(BodySendMode.FULL_DUPLEX_STREAMED);
+    // Envoy requires trailer mode SEND for a FULL_DUPLEX_STREAMED direction.
+    assertThat(mode.getResponseTrailerMode()).isEqualTo(HeaderSendMode.SEND);
+    assertThat(extProcYaml(headersOnly).remove("processing_mode")).isNotNull();
+    assertThat(extProcYaml(fullDuplex).remove("processing_mode")).isNotNull();
+    assertThat(fullDuplex).isEqualTo(headersOnly);
   }
 
   @Test

@@ -10,8 +10,11 @@ import dev.extproc.callout.samples.basic.Basic;
 import dev.extproc.callout.samples.dynamicforwarding.DynamicForwarding;
 import dev.extproc.callout.samples.jwtauth.JwtAuth;
 import dev.extproc.callout.samples.normalizeheader.NormalizeHeader;
+import dev.extproc.callout.samples.observe.Observe;
+import dev.extproc.callout.samples.redactbody.RedactBody;
 import dev.extproc.callout.samples.redirect.Redirect;
 import dev.extproc.callout.samples.setcookie.SetCookie;
+import dev.extproc.callout.samples.stateful.Stateful;
 import dev.extproc.callout.samples.updateheader.UpdateHeader;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -87,6 +90,9 @@ public final class SampleMain {
     samples.put("jwt-auth", SampleMain::jwtAuth);
     samples.put("add-custom-response", flags -> AddCustomResponse::new);
     samples.put("dynamic-forwarding", flags -> DynamicForwarding::new);
+    samples.put("stateful", flags -> Stateful::new);
+    samples.put("redact-body", flags -> RedactBody::new);
+    samples.put("observe", flags -> Observe::new);
     return samples;
   }
 

@@ -1,12 +1,14 @@
 package dev.extproc.callout.samples;
 
 import static com.google.common.truth.Truth.assertThat;
+import static com.google.common.truth.Truth.assertWithMessage;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -99,7 +101,10 @@ class SampleMainTest {
             "set-cookie",
             "jwt-auth",
             "add-custom-response",
-            "dynamic-forwarding");
+            "dynamic-forwarding",
+            "stateful",
+            "redact-body",
+            "observe");
   }
 
   @Test
@@ -110,9 +115,13 @@ class SampleMainTest {
       String type = upperCamel(name);
       Path main = Path.of("samples/src/main/java/dev/extproc/callout/samples", pkg);
       Path test = Path.of("samples/src/test/java/dev/extproc/callout/samples", pkg);
-      assertThat(Files.exists(main.resolve(type + ".java"))).isTrue();
-      assertThat(Files.exists(main.resolve("README.md"))).isTrue();
-      assertThat(Files.exists(test.resolve(type + "Test.java"))).isTrue();
+      for (Path file :
+          List.of(
+              main.resolve(type + ".java"),
+              main.resolve("README.md"),
+              test.resolve(type + "Test.java"))) {
+        assertWithMessage("%s of sample %s", file, name).that(Files.exists(file)).isTrue();
+      }
       assertThat(readme).contains("| [`" + name + "`](samples/src/main/java/");
       assertThat(readme).contains("`--sample " + name);
     }

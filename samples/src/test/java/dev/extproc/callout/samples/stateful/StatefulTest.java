@@ -1,0 +1,61 @@
+package dev.extproc.callout.samples.stateful;
+
+import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
+import static dev.extproc.callout.samples.Replies.mutation;
+import static dev.extproc.callout.samples.Replies.set;
+import static dev.extproc.callout.samples.Replies.sets;
+import static dev.extproc.callout.testing.CalloutTester.headers;
+
+import dev.extproc.callout.samples.Replies;
+import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutTester;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The response phase decides from the request phase's facts, one stream per request. */
+class StatefulTest {
+
+  private final SampleServer sample = SampleServer.plaintext(Stateful::new);
+
+  @AfterEach
+  void close() {
+    sample.close();
+  }
+
+  @Test
+  void requestWithCredentials_responseMarkedPrivate() {
+    CalloutTester.Stream stream = sample.newStream();
+
+    assertThat(stream.requestHeaders(headers(":path", "/account", "authorization", "Bearer x")))
+        .isEqualTo(Replies.continueRequestHeaders());
+    assertThat(stream.responseHeaders(headers(":status", "200")))
+        .isEqualTo(
+            Replies.responseHeaders(
+                mutation(
+                    sets(
+                        set("x-request-path", "/account"),
+                        set("cache-control", "private, no-store")))));
+  }
+
+  @Test
+  void anonymousRequest_onlyThePath_andStreamsDoNotShareState() {
+    CalloutTester.Stream withCookie = sample.newStream();
+    CalloutTester.Stream anonymous = sample.newStream();
+    withCookie.requestHeaders(headers(":path", "/a", "cookie", "s=1"));
+    anonymous.requestHeaders(headers(":path", "/b"));
+
+    assertThat(anonymous.responseHeaders(headers(":status", "200")))
+        .isEqualTo(Replies.responseHeaders(mutation(sets(set("x-request-path", "/b")))));
+    assertThat(withCookie.responseHeaders(headers(":status", "200")))
+        .isEqualTo(
+            Replies.responseHeaders(
+                mutation(
+                    sets(set("x-request-path", "/a"), set("cache-control", "private, no-store")))));
+  }
+
+  @Test
+  void responseWithoutRequestHeaders_continues() {
+    assertThat(sample.newStream().responseHeaders(headers(":status", "200")))
+        .isEqualTo(Replies.continueResponseHeaders());
+  }
+}
