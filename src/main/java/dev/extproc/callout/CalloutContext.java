@@ -299,10 +299,24 @@ public final class CalloutContext {
    * {@code metadata_options.receiving_namespaces}.
    *
    * @throws IllegalStateException outside a hook
+   * @throws IllegalArgumentException when a top-level value is not a struct
    */
   public void attachDynamicMetadata(Struct metadata) {
     requireNonNull(metadata, "metadata");
     currentPhase();
+    metadata
+        .getFieldsMap()
+        .forEach(
+            (namespace, value) -> {
+              if (!value.hasStructValue()) {
+                throw new IllegalArgumentException(
+                    "dynamic metadata namespace "
+                        + namespace
+                        + ": a "
+                        + value.getKindCase()
+                        + " (expected: a struct; Envoy drops anything else)");
+              }
+            });
     if (dynamicMetadata == null) {
       dynamicMetadata = Struct.newBuilder();
     }
