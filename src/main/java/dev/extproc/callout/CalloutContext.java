@@ -3,6 +3,7 @@ package dev.extproc.callout;
 import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
@@ -56,6 +57,9 @@ public final class CalloutContext {
       return name;
     }
   }
+
+  /** The key under which Envoy sends the ext_proc filter's attributes. */
+  static final String ATTRIBUTES_KEY = "envoy.filters.http.ext_proc";
 
   private final long streamId;
   private final @Nullable SocketAddress peerAddress;
@@ -229,6 +233,35 @@ public final class CalloutContext {
   /** The attributes Envoy sent with the response direction (its {@code response_attributes}). */
   public Map<String, Struct> responseAttributes() {
     return Collections.unmodifiableMap(responseAttributes);
+  }
+
+  /**
+   * Returns the request attribute {@code name} (a CEL attribute such as {@code request.path} listed
+   * in Envoy's {@code request_attributes}), if Envoy sent it.
+   */
+  public Optional<Value> requestAttribute(String name) {
+    return attribute(requestAttributes, name);
+  }
+
+  /** Returns the response attribute {@code name} (from {@code response_attributes}), if sent. */
+  public Optional<Value> responseAttribute(String name) {
+    return attribute(responseAttributes, name);
+  }
+
+  private static Optional<Value> attribute(Map<String, Struct> attributes, String name) {
+    requireNonNull(name, "name");
+    Struct struct = attributes.get(ATTRIBUTES_KEY);
+    return struct == null ? Optional.empty() : Optional.ofNullable(struct.getFieldsMap().get(name));
+  }
+
+  /**
+   * Returns the untyped dynamic metadata Envoy forwarded under {@code namespace} ({@code
+   * metadata_options.forwarding_namespaces}; Google Cloud puts an extension's {@code metadata}
+   * under {@code com.google.<extension_type>.<resource>.<chain>.<extension>}).
+   */
+  public Optional<Struct> forwardedMetadata(String namespace) {
+    requireNonNull(namespace, "namespace");
+    return Optional.ofNullable(metadataContext.getFilterMetadataMap().get(namespace));
   }
 
   /** The dynamic metadata Envoy forwarded with the latest message ({@code metadata_context}). */

@@ -304,6 +304,24 @@ public final class CalloutTools {
   // ---- Dynamic metadata ----
 
   /**
+   * Returns dynamic metadata with the string {@code values} under {@code namespace}, for {@link
+   * CalloutContext#attachDynamicMetadata}: {@code {namespace: {key: value, ...}}}. Envoy keeps it
+   * only when {@code namespace} is listed in its {@code metadata_options.receiving_namespaces}.
+   */
+  public static Struct dynamicMetadata(String namespace, Map<String, String> values) {
+    checkArgument(
+        namespace != null && !namespace.isEmpty(),
+        "namespace: %s (expected: non-empty)",
+        namespace);
+    Struct.Builder fields = Struct.newBuilder();
+    values.forEach(
+        (key, value) -> fields.putFields(key, Value.newBuilder().setStringValue(value).build()));
+    return Struct.newBuilder()
+        .putFields(namespace, Value.newBuilder().setStructValue(fields).build())
+        .build();
+  }
+
+  /**
    * Returns the dynamic metadata that makes Google Cloud's dynamic forwarding send the request to
    * {@code ip:port}: {@value #DYNAMIC_FORWARDING_NAMESPACE} {@code {primary: "ip:port"}}. Attach it
    * with {@link CalloutContext#attachDynamicMetadata}.

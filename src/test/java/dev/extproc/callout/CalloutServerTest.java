@@ -596,6 +596,10 @@ class CalloutServerTest {
             seen.add("mode " + c.protocolConfig().orElseThrow().getRequestBodyMode());
             seen.add("reqAttrs " + c.requestAttributes().keySet());
             seen.add("meta " + c.metadataContext().getFilterMetadataMap().keySet());
+            seen.add("attr " + c.requestAttribute("request.path").orElseThrow().getStringValue());
+            seen.add(
+                "ns " + c.forwardedMetadata("com.google.x").orElseThrow().getFieldsMap().keySet());
+            seen.add("absent " + c.forwardedMetadata("other").isPresent());
             return null;
           }
 
@@ -608,6 +612,7 @@ class CalloutServerTest {
                         .orElseThrow());
             seen.add("reqAttrs " + c.requestAttributes().keySet());
             seen.add("respAttrs " + c.responseAttributes().keySet());
+            seen.add("code " + c.responseAttribute("response.code").orElseThrow().getNumberValue());
             seen.add("mode " + c.protocolConfig().orElseThrow().getRequestBodyMode());
             return null;
           }
@@ -636,10 +641,14 @@ class CalloutServerTest {
             "mode BUFFERED",
             "reqAttrs [envoy.filters.http.ext_proc]",
             "meta [com.google.x]",
+            "attr /a",
+            "ns [k]",
+            "absent false",
             "path /a",
             "requestHeaders /a",
             "reqAttrs [envoy.filters.http.ext_proc]",
             "respAttrs [envoy.filters.http.ext_proc]",
+            "code 200.0",
             "mode BUFFERED")
         .inOrder();
   }

@@ -264,6 +264,21 @@ class CalloutToolsTest {
   }
 
   @Test
+  void dynamicMetadata_stringValuesUnderTheNamespace() throws Exception {
+    assertThat(CalloutTools.dynamicMetadata("my.ns", Map.of("k", "v")))
+        .isEqualTo(
+            parse(
+                "fields { key: 'my.ns' value { struct_value { fields { key: 'k'"
+                    + " value { string_value: 'v' } } } } }",
+                Struct.newBuilder()));
+    assertThat(
+            assertThrows(
+                IllegalArgumentException.class, () -> CalloutTools.dynamicMetadata("", Map.of())))
+        .hasMessageThat()
+        .isEqualTo("namespace:  (expected: non-empty)");
+  }
+
+  @Test
   void buildDynamicForwardingMetadata_badPortOrIp_throwsShowingIt() {
     assertThat(
             assertThrows(
