@@ -62,6 +62,7 @@ public abstract class CalloutServer implements AutoCloseable {
 
   private final CalloutServerConfig config;
   private final boolean overridesProcess;
+  private final MutationGuard guard;
   private final AtomicLong streamIds = new AtomicLong();
   private final Object lock = new Object();
   private @Nullable Listeners listeners;
@@ -76,6 +77,9 @@ public abstract class CalloutServer implements AutoCloseable {
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
     this.overridesProcess = declaresProcess(getClass());
+    this.guard =
+        new MutationGuard(
+            config.mutationPolicy(), config.mutationProfile(), config.allowedMutationHeaders());
   }
 
   /**
@@ -325,6 +329,10 @@ public abstract class CalloutServer implements AutoCloseable {
     synchronized (lock) {
       return Optional.ofNullable(listeners);
     }
+  }
+
+  MutationGuard guard() {
+    return guard;
   }
 
   boolean overridesProcess() {

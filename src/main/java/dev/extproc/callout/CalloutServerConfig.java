@@ -9,8 +9,10 @@ import dev.extproc.callout.internal.ConfigParser;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -93,6 +95,9 @@ public final class CalloutServerConfig {
   private final int maxBufferedBodySize;
   private final int streamedChunkSize;
   private final Duration permitKeepAliveTime;
+  private final MutationPolicy mutationPolicy;
+  private final MutationProfile mutationProfile;
+  private final Set<String> allowedMutationHeaders;
   private final HookExecutor hookExecutor;
   private final int hookThreads;
   private final Duration shutdownGracePeriod;
@@ -111,6 +116,9 @@ public final class CalloutServerConfig {
     this.maxBufferedBodySize = b.maxBufferedBodySize;
     this.streamedChunkSize = b.streamedChunkSize;
     this.permitKeepAliveTime = b.permitKeepAliveTime;
+    this.mutationPolicy = b.mutationPolicy;
+    this.mutationProfile = b.mutationProfile;
+    this.allowedMutationHeaders = Set.copyOf(b.allowedMutationHeaders);
     this.hookExecutor = b.hookExecutor;
     this.hookThreads = b.hookThreads;
     this.shutdownGracePeriod = b.shutdownGracePeriod;
@@ -223,6 +231,24 @@ public final class CalloutServerConfig {
     return permitKeepAliveTime;
   }
 
+  /** What happens to a header mutation the proxy would reject or ignore (default REJECT). */
+  public MutationPolicy mutationPolicy() {
+    return mutationPolicy;
+  }
+
+  /** Whose rules header mutations are checked against (default ENVOY). */
+  public MutationProfile mutationProfile() {
+    return mutationProfile;
+  }
+
+  /**
+   * The routing and {@code x-envoy*} headers the proxy's {@code mutation_rules} let callouts mutate
+   * (lower case; a trailing {@code *} is a prefix); empty by default, as in Envoy.
+   */
+  public Set<String> allowedMutationHeaders() {
+    return allowedMutationHeaders;
+  }
+
   /** Where hooks run. */
   public HookExecutor hookExecutor() {
     return hookExecutor;
@@ -263,6 +289,12 @@ public final class CalloutServerConfig {
         + streamedChunkSize
         + ", permitKeepAliveTime="
         + permitKeepAliveTime
+        + ", mutationPolicy="
+        + mutationPolicy
+        + ", mutationProfile="
+        + mutationProfile
+        + ", allowedMutationHeaders="
+        + new java.util.TreeSet<>(allowedMutationHeaders)
         + ", hookExecutor="
         + hookExecutor
         + ", hookThreads="
@@ -321,6 +353,9 @@ public final class CalloutServerConfig {
     private int maxBufferedBodySize = DEFAULT_MAX_BUFFERED_BODY_SIZE;
     private int streamedChunkSize = DEFAULT_STREAMED_CHUNK_SIZE;
     private Duration permitKeepAliveTime = DEFAULT_PERMIT_KEEPALIVE_TIME;
+    private MutationPolicy mutationPolicy = MutationPolicy.REJECT;
+    private MutationProfile mutationProfile = MutationProfile.ENVOY;
+    private final Set<String> allowedMutationHeaders = new LinkedHashSet<>();
     private HookExecutor hookExecutor = HookExecutor.POOL;
     private int hookThreads = DEFAULT_HOOK_THREADS;
     private Duration shutdownGracePeriod = DEFAULT_SHUTDOWN_GRACE_PERIOD;
@@ -341,6 +376,9 @@ public final class CalloutServerConfig {
       maxBufferedBodySize = c.maxBufferedBodySize;
       streamedChunkSize = c.streamedChunkSize;
       permitKeepAliveTime = c.permitKeepAliveTime;
+      mutationPolicy = c.mutationPolicy;
+      mutationProfile = c.mutationProfile;
+      allowedMutationHeaders.addAll(c.allowedMutationHeaders);
       hookExecutor = c.hookExecutor;
       hookThreads = c.hookThreads;
       shutdownGracePeriod = c.shutdownGracePeriod;
@@ -466,6 +504,35 @@ public final class CalloutServerConfig {
     public Builder permitKeepAliveTime(Duration interval) {
       checkArgument(!interval.isNegative(), "permitKeepAliveTime: %s (expected: >= 0)", interval);
       permitKeepAliveTime = interval;
+      return this;
+    }
+
+    /** Chooses what happens to a mutation the proxy would reject or ignore (default REJECT). */
+    @CanIgnoreReturnValue
+    public Builder mutationPolicy(MutationPolicy policy) {
+      mutationPolicy = requireNonNull(policy, "mutationPolicy");
+      return this;
+    }
+
+    /** Chooses whose rules header mutations are checked against (default ENVOY). */
+    @CanIgnoreReturnValue
+    public Builder mutationProfile(MutationProfile profile) {
+      mutationProfile = requireNonNull(profile, "mutationProfile");
+      return this;
+    }
+
+    /**
+     * Declares routing or {@code x-envoy*} headers the proxy lets callouts mutate (its {@code
+     * mutation_rules}, e.g. {@code allow_all_routing} for {@code :authority}); case-insensitive, a
+     * trailing {@code *} is a prefix.
+     */
+    @CanIgnoreReturnValue
+    public Builder allowMutationOf(String... headers) {
+      for (String header : headers) {
+        checkArgument(
+            header != null && !header.isBlank(), "header: %s (expected: a header name)", header);
+        allowedMutationHeaders.add(header.trim().toLowerCase(java.util.Locale.ROOT));
+      }
       return this;
     }
 

@@ -90,7 +90,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     ctx.enter(request, phase);
     List<ProcessingResponse> replies;
     try {
-      replies = respond(phase, request);
+      replies = guarded(phase, respond(phase, request));
     } catch (StatusRuntimeException e) {
       logger.debug(
           "[{}] {} ended the stream with {}", ctx.streamId(), hookName(phase), e.getStatus());
@@ -121,6 +121,24 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
         return;
       }
     }
+  }
+
+  /** Applies the header mutation guard to each reply; the same list when nothing changed. */
+  @SuppressWarnings("ReferenceEquality") // the guard returns the same instance when all is well
+  private List<ProcessingResponse> guarded(Phase phase, List<ProcessingResponse> replies) {
+    MutationGuard guard = callout.guard();
+    List<ProcessingResponse> checked = replies;
+    for (int i = 0; i < replies.size(); i++) {
+      ProcessingResponse reply = replies.get(i);
+      ProcessingResponse ok = guard.check(reply, phase.isRequestDirection(), ctx.streamId());
+      if (ok != reply) {
+        if (checked == replies) {
+          checked = new ArrayList<>(replies);
+        }
+        checked.set(i, ok);
+      }
+    }
+    return checked;
   }
 
   /** Runs the hook (or body transformer) of {@code phase} and returns the replies to send. */

@@ -665,6 +665,57 @@ class CalloutServerTest {
     assertThat(e).hasMessageThat().contains("only a hook may call this");
   }
 
+  /** Sets {@code x-envoy-foo} and {@code ok} on request headers. */
+  private static class EnvoyHeaderCallout extends CalloutServer {
+    EnvoyHeaderCallout(CalloutServerConfig config) {
+      super(config);
+    }
+
+    @Override
+    protected HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext ctx) {
+      return CalloutTools.addHeaderMutation(
+          List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2")), List.of(), true);
+    }
+  }
+
+  @Test
+  void mutationGuard_reject_endsStreamWithInternalNamingTheHeader() {
+    CalloutTester.Stream stream =
+        tester(new EnvoyHeaderCallout(CalloutServerConfig.defaults())).newStream();
+    stream.send(ProcessingRequest.newBuilder().setRequestHeaders(headers(":path", "/")).build());
+
+    Status status = stream.awaitClose();
+
+    assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
+    assertThat(status.getDescription()).contains("\"x-envoy-foo\"");
+    assertThat(status.getDescription()).doesNotContain("\"ok\"");
+  }
+
+  @Test
+  void mutationGuard_dropOrAllowed_sendsTheRest() {
+    CalloutTester.Stream dropped =
+        tester(
+                new EnvoyHeaderCallout(
+                    CalloutServerConfig.newBuilder().mutationPolicy(MutationPolicy.DROP).build()))
+            .newStream();
+    assertThat(dropped.requestHeaders(headers(":path", "/")))
+        .isEqualTo(
+            ProcessingResponse.newBuilder()
+                .setRequestHeaders(
+                    CalloutTools.addHeaderMutation(List.of(Map.entry("ok", "2")), List.of(), true))
+                .build());
+
+    CalloutTester.Stream allowed =
+        tester(
+                new EnvoyHeaderCallout(
+                    CalloutServerConfig.newBuilder().allowMutationOf("x-envoy-foo").build()))
+            .newStream();
+    assertThat(allowed.requestHeaders(headers(":path", "/")).getRequestHeaders())
+        .isEqualTo(
+            CalloutTools.addHeaderMutation(
+                List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2")), List.of(), true));
+  }
+
   @Test
   void onStreamStart_throws_endsStreamWithInternal() {
     CalloutServer callout =

@@ -2,6 +2,8 @@ package dev.extproc.callout.internal;
 
 import dev.extproc.callout.CalloutServerConfig;
 import dev.extproc.callout.CalloutServerConfig.HookExecutor;
+import dev.extproc.callout.MutationPolicy;
+import dev.extproc.callout.MutationProfile;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -136,11 +138,34 @@ public final class ConfigParser {
               "10s",
               (b, v) -> b.permitKeepAliveTime(Durations.parse(v))),
           new Option(
+              "--header-mutation-policy",
+              "reject|drop|off",
+              "what happens to a header mutation the proxy would reject or ignore",
+              "reject",
+              (b, v) -> b.mutationPolicy(parseEnum(MutationPolicy.class, v, "reject, drop, off"))),
+          new Option(
+              "--header-mutation-profile",
+              "envoy|service-extensions|service-extensions-traffic",
+              "whose rules header mutations are checked against",
+              "envoy",
+              (b, v) ->
+                  b.mutationProfile(
+                      parseEnum(
+                          MutationProfile.class,
+                          v,
+                          "envoy, service-extensions, service-extensions-traffic"))),
+          new Option(
+              "--allow-header-mutation",
+              "NAME[,NAME...]",
+              "routing or x-envoy* headers the proxy's mutation_rules allow",
+              "none",
+              (b, v) -> b.allowMutationOf(v.split(",", -1))),
+          new Option(
               "--hook-executor",
               "pool|virtual|inline",
               "where hooks run",
               "pool",
-              (b, v) -> b.hookExecutor(parseHookExecutor(v))),
+              (b, v) -> b.hookExecutor(parseEnum(HookExecutor.class, v, "pool, virtual, inline"))),
           new Option(
               "--hook-threads",
               "N",
@@ -296,12 +321,11 @@ public final class ConfigParser {
     }
   }
 
-  private static HookExecutor parseHookExecutor(String value) {
+  private static <E extends Enum<E>> E parseEnum(Class<E> type, String value, String expected) {
     try {
-      return HookExecutor.valueOf(value.trim().toUpperCase(Locale.ROOT));
+      return Enum.valueOf(type, value.trim().replace('-', '_').toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "unknown hook executor (expected: pool, virtual, inline)", e);
+      throw new IllegalArgumentException("unknown value (expected: " + expected + ")", e);
     }
   }
 }

@@ -54,6 +54,12 @@ class ConfigParserTest {
             "5s",
             "--hook-executor",
             "inline",
+            "--header-mutation-policy",
+            "drop",
+            "--header-mutation-profile",
+            "service-extensions-traffic",
+            "--allow-header-mutation",
+            ":Authority,x-envoy*",
             "--hook-threads",
             "8",
             "--shutdown-grace-period",
@@ -74,6 +80,10 @@ class ConfigParserTest {
     assertThat(config.streamedChunkSize()).isEqualTo(16 * 1024);
     assertThat(config.permitKeepAliveTime()).isEqualTo(Duration.ofSeconds(5));
     assertThat(config.hookExecutor()).isEqualTo(HookExecutor.INLINE);
+    assertThat(config.mutationPolicy()).isEqualTo(dev.extproc.callout.MutationPolicy.DROP);
+    assertThat(config.mutationProfile())
+        .isEqualTo(dev.extproc.callout.MutationProfile.SERVICE_EXTENSIONS_TRAFFIC);
+    assertThat(config.allowedMutationHeaders()).containsExactly(":authority", "x-envoy*");
     assertThat(config.hookThreads()).isEqualTo(8);
     assertThat(config.shutdownGracePeriod()).isEqualTo(Duration.ofMillis(1500));
   }
@@ -134,7 +144,11 @@ class ConfigParserTest {
     assertThat(error(Map.of(), "--hook-threads", "0"))
         .isEqualTo("--hook-threads=0: hookThreads: 0 (expected: > 0)");
     assertThat(error(Map.of(), "--hook-executor", "fast"))
-        .isEqualTo("--hook-executor=fast: unknown hook executor (expected: pool, virtual, inline)");
+        .isEqualTo("--hook-executor=fast: unknown value (expected: pool, virtual, inline)");
+    assertThat(error(Map.of(), "--header-mutation-policy", "warn"))
+        .isEqualTo("--header-mutation-policy=warn: unknown value (expected: reject, drop, off)");
+    assertThat(error(Map.of(), "--allow-header-mutation", ":authority,"))
+        .isEqualTo("--allow-header-mutation=:authority,: header:  (expected: a header name)");
     assertThat(error(Map.of(), "--shutdown-grace-period", "soon"))
         .isEqualTo("--shutdown-grace-period=soon: not a duration (expected: e.g. 500ms, 30s, 2m)");
     assertThat(error(Map.of(), "--max-inbound-message-size", "big"))
@@ -186,6 +200,9 @@ class ConfigParserTest {
           "--streamed-chunk-size BYTES",
           "--permit-keepalive-time DURATION",
           "--hook-executor pool|virtual|inline",
+          "--header-mutation-policy reject|drop|off",
+          "--header-mutation-profile envoy|service-extensions|service-extensions-traffic",
+          "--allow-header-mutation NAME[,NAME...]",
           "--hook-threads N",
           "--shutdown-grace-period DURATION",
           "--help"

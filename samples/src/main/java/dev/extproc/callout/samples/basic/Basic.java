@@ -17,9 +17,13 @@ import java.util.Map;
  */
 public final class Basic extends CalloutServer {
 
-  /** Creates the sample with {@code config}. */
+  /**
+   * Creates the sample with {@code config}, declaring {@code :authority} mutable: Envoy applies
+   * that rewrite only when its {@code mutation_rules} allow routing headers ({@code
+   * allow_all_routing}), and the framework refuses mutations the proxy would ignore unless told.
+   */
   public Basic(CalloutServerConfig config) {
-    super(config);
+    super(config.toBuilder().allowMutationOf(":authority").build());
   }
 
   @Override
