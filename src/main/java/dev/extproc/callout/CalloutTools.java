@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.CheckReturnValue;
+import com.google.protobuf.BoolValue;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
@@ -114,7 +115,39 @@ public final class CalloutTools {
         .build();
   }
 
-  private static HeadersResponse headersResponse(HeaderMutation mutation, boolean clearRouteCache) {
+  /**
+   * Returns a header write that overwrites (or adds) {@code key} for every client: {@code
+   * append=false}, which Envoy reads, and {@code OVERWRITE_IF_EXISTS_OR_ADD}, which gRPC clients
+   * read. ({@link #addHeaderMutation} leaves both unset, as Google's samples do: Envoy then
+   * overwrites, but a proxyless gRPC client appends.)
+   */
+  @SuppressWarnings("deprecation") // `append` is deprecated, but it is all Envoy ext_proc reads
+  public static HeaderValueOption overwriteHeader(String key, String value) {
+    return HeaderValueOption.newBuilder()
+        .setHeader(header(key, value))
+        .setAppend(BoolValue.of(false))
+        .setAppendAction(HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)
+        .build();
+  }
+
+  /**
+   * Returns a header write that adds a value to {@code key} for every client: {@code append=true}
+   * (Envoy) and {@code APPEND_IF_EXISTS_OR_ADD} (gRPC clients).
+   */
+  @SuppressWarnings("deprecation") // `append` is deprecated, but it is all Envoy ext_proc reads
+  public static HeaderValueOption appendHeader(String key, String value) {
+    return HeaderValueOption.newBuilder()
+        .setHeader(header(key, value))
+        .setAppend(BoolValue.of(true))
+        .setAppendAction(HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD)
+        .build();
+  }
+
+  /**
+   * Returns a headers reply carrying {@code mutation} (built, for example, from {@link
+   * #overwriteHeader} and {@link #appendHeader}), clearing the route cache when asked.
+   */
+  public static HeadersResponse headersResponse(HeaderMutation mutation, boolean clearRouteCache) {
     CommonResponse.Builder common = CommonResponse.newBuilder().setHeaderMutation(mutation);
     if (clearRouteCache) {
       common.setClearRouteCache(true);

@@ -12,6 +12,7 @@ import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption.HeaderAppendAction;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
@@ -81,6 +82,25 @@ class CalloutToolsTest {
                     + " append_action: OVERWRITE_IF_EXISTS_OR_ADD }"
                     + " set_headers { header { key: 'b' raw_value: '2' }"
                     + " append_action: OVERWRITE_IF_EXISTS_OR_ADD } } }",
+                HeadersResponse.newBuilder()));
+  }
+
+  @Test
+  void overwriteAndAppendHeader_portableEncodingForEnvoyAndGrpcClients() throws Exception {
+    assertThat(
+            CalloutTools.headersResponse(
+                HeaderMutation.newBuilder()
+                    .addSetHeaders(CalloutTools.overwriteHeader("x-a", "1"))
+                    .addSetHeaders(CalloutTools.appendHeader("x-a", "2"))
+                    .build(),
+                true))
+        .isEqualTo(
+            parse(
+                "response { header_mutation {"
+                    + " set_headers { header { key: 'x-a' raw_value: '1' } append { value: false }"
+                    + " append_action: OVERWRITE_IF_EXISTS_OR_ADD }"
+                    + " set_headers { header { key: 'x-a' raw_value: '2' } append { value: true }"
+                    + " append_action: APPEND_IF_EXISTS_OR_ADD } } clear_route_cache: true }",
                 HeadersResponse.newBuilder()));
   }
 
