@@ -337,19 +337,7 @@ public final class CalloutContext {
   public void attachDynamicMetadata(Struct metadata) {
     requireNonNull(metadata, "metadata");
     currentPhase();
-    metadata
-        .getFieldsMap()
-        .forEach(
-            (namespace, value) -> {
-              if (!value.hasStructValue()) {
-                throw new IllegalArgumentException(
-                    "dynamic metadata namespace "
-                        + namespace
-                        + ": a "
-                        + value.getKindCase()
-                        + " (expected: a struct; Envoy drops anything else)");
-              }
-            });
+    PhaseReply.checkNamespaces(metadata);
     if (dynamicMetadata == null) {
       dynamicMetadata = Struct.newBuilder();
     }

@@ -66,6 +66,22 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     if (closed) {
       return;
     }
+    int limit = callout.config().maxInboundMessageSize();
+    int size = request.getSerializedSize();
+    if (size > limit) {
+      // The transport's own limit sits above this one: past it grpc-java resets the stream
+      // (CANCEL) without saying why, while this names the limit (grpc/grpc-java#11245).
+      logger.debug("[{}] message of {} bytes over the limit of {}", ctx.streamId(), size, limit);
+      close(
+          Status.RESOURCE_EXHAUSTED.withDescription(
+              "message of "
+                  + size
+                  + " bytes exceeds the inbound limit of "
+                  + limit
+                  + " bytes (--max-inbound-message-size)"),
+          new Metadata());
+      return;
+    }
     try {
       handle(request);
     } finally {

@@ -60,13 +60,14 @@ final class FullDuplexBody implements BodySink {
     List<ProcessingResponse> replies = new ArrayList<>();
     ByteString pending = ByteString.EMPTY;
     for (ByteString data : written) {
-      pending = pending.concat(data);
-      while (pending.size() >= chunkSize) {
-        replies.add(reply(pending.substring(0, chunkSize), false));
-        pending = pending.substring(chunkSize);
-      }
+      pending = pending.concat(data); // a rope: no copying
     }
     written.clear();
+    // Full chunks go now; at the end the last one (full or not) carries end_of_stream.
+    while (pending.size() > chunkSize || (pending.size() == chunkSize && !endOfStream)) {
+      replies.add(reply(pending.substring(0, chunkSize), false));
+      pending = pending.substring(chunkSize);
+    }
     if (!pending.isEmpty() || endOfStream) {
       replies.add(reply(pending, endOfStream));
     }

@@ -224,7 +224,7 @@ final class Listeners {
     InetSocketAddress address = resolve(name, configured);
     NettyServerBuilder builder =
         NettyServerBuilder.forAddress(address, credentials)
-            .maxInboundMessageSize(config.maxInboundMessageSize())
+            .maxInboundMessageSize(transportMessageLimit(config.maxInboundMessageSize()))
             .maxConcurrentCallsPerConnection(config.maxConcurrentStreams())
             .permitKeepAliveTime(config.permitKeepAliveTime().toNanos(), TimeUnit.NANOSECONDS)
             .permitKeepAliveWithoutCalls(true)
@@ -241,6 +241,14 @@ final class Listeners {
     } catch (IOException e) {
       throw bindFailure(name, address, e);
     }
+  }
+
+  /**
+   * The transport's message limit: above the configured one (which each stream enforces itself,
+   * with a RESOURCE_EXHAUSTED that names it), yet bounded, so no message can grow without limit.
+   */
+  static int transportMessageLimit(int configured) {
+    return (int) Math.min(Integer.MAX_VALUE, (long) configured + Math.max(configured, 1 << 20));
   }
 
   private static InetSocketAddress resolve(String name, InetSocketAddress configured)

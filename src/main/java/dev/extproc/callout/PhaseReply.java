@@ -55,12 +55,37 @@ final class PhaseReply {
       checkContinueAndReplace(phase, response, ctx);
       response = withContentLength(phase, response, ctx);
     }
-    if (metadata == null) {
-      return response;
+    if (metadata != null) {
+      response =
+          response.toBuilder()
+              .setDynamicMetadata(merge(response.getDynamicMetadata(), metadata))
+              .build();
     }
-    return response.toBuilder()
-        .setDynamicMetadata(merge(response.getDynamicMetadata(), metadata))
-        .build();
+    if (response.hasDynamicMetadata()) {
+      checkNamespaces(response.getDynamicMetadata());
+    }
+    return response;
+  }
+
+  /**
+   * Refuses dynamic metadata whose top-level values are not structs: Envoy drops them.
+   *
+   * @throws IllegalArgumentException naming the namespace
+   */
+  static void checkNamespaces(Struct metadata) {
+    metadata
+        .getFieldsMap()
+        .forEach(
+            (namespace, value) -> {
+              if (!value.hasStructValue()) {
+                throw new IllegalArgumentException(
+                    "dynamic metadata namespace "
+                        + namespace
+                        + ": a "
+                        + value.getKindCase()
+                        + " (expected: a struct; Envoy drops anything else)");
+              }
+            });
   }
 
   static Struct merge(Struct base, @Nullable Struct extra) {
