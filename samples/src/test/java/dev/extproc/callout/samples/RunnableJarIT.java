@@ -38,7 +38,7 @@ class RunnableJarIT {
                   "127.0.0.1",
                   ServerProcess.SECURE,
                   TlsChannelCredentials.newBuilder()
-                      .trustManager(new SampleServer.TrustAll())
+                      .trustManager(new dev.extproc.callout.TrustAllCertificates())
                       .build())
               .overrideAuthority("localhost")
               .build());

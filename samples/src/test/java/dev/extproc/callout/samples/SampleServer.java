@@ -2,6 +2,7 @@ package dev.extproc.callout.samples;
 
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServerConfig;
+import dev.extproc.callout.TrustAllCertificates;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
 import io.grpc.Grpc;
@@ -11,11 +12,7 @@ import io.grpc.TlsChannelCredentials;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.security.cert.X509Certificate;
 import java.util.function.Function;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * A sample running on a loopback port, driven over a real socket by a client that sends what Envoy
@@ -80,7 +77,7 @@ public final class SampleServer implements AutoCloseable {
         Grpc.newChannelBuilderForAddress(
                 "127.0.0.1",
                 address.getPort(),
-                TlsChannelCredentials.newBuilder().trustManager(new TrustAll()).build())
+                TlsChannelCredentials.newBuilder().trustManager(new TrustAllCertificates()).build())
             .overrideAuthority("localhost")
             .build());
   }
@@ -99,31 +96,5 @@ public final class SampleServer implements AutoCloseable {
   public void close() {
     channel.shutdownNow();
     server.close();
-  }
-
-  /** Trusts any server certificate, as Google Cloud load balancers do by default. */
-  public static final class TrustAll extends X509ExtendedTrustManager {
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) {}
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType) {}
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {}
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {}
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
-
-    @Override
-    public X509Certificate[] getAcceptedIssuers() {
-      return new X509Certificate[0];
-    }
   }
 }
