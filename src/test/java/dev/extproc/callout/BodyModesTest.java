@@ -8,15 +8,10 @@ import static dev.extproc.callout.testing.CalloutTester.trailers;
 
 import com.google.protobuf.ByteString;
 import dev.extproc.callout.testing.CalloutTester;
-import io.envoyproxy.envoy.config.core.v3.HeaderValue;
-import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
-import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
-import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.HeaderSendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
-import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
@@ -25,17 +20,19 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
 import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
 import io.grpc.Status;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** Body modes, mode overrides and timeout extensions, driven in-process as Envoy would. */
+/**
+ * Body modes driven in-process as Envoy would: what {@link ProtocolConformanceTest} does not
+ * already pin case by case (its cases 16 and 19 to 23 cover BUFFERED content-length, re-chunking,
+ * trailers, the buffer cap and CONTINUE_AND_REPLACE; 31 and 32 the timeout and mode overrides).
+ */
 class BodyModesTest {
 
   private static final ProtocolConfiguration FULL_DUPLEX =
@@ -237,54 +234,6 @@ class BodyModesTest {
                 + " BUFFERED)");
   }
 
-  private static HeaderValueOption rawHeader(String key, String value) {
-    return HeaderValueOption.newBuilder()
-        .setHeader(HeaderValue.newBuilder().setKey(key).setRawValue(ByteString.copyFromUtf8(value)))
-        .build();
-  }
-
-  @Test
-  void buffered_bodyLengthChanged_contentLengthFollows() {
-    CalloutServer callout =
-        new CalloutServer() {
-          @Override
-          protected BodyResponse onRequestBody(HttpBody body, CalloutContext ctx) {
-            return CalloutTools.addBodyMutation("123456789");
-          }
-
-          @Override
-          protected BodyResponse onResponseBody(HttpBody body, CalloutContext ctx) {
-            return CalloutTools.clearBodyMutation();
-          }
-        };
-    CalloutTester.Stream stream = tester(callout).newStream(BUFFERED);
-    stream.requestHeaders(headers(":path", "/", "content-length", "5"));
-
-    assertThat(stream.requestBody(body("hello", true)))
-        .isEqualTo(
-            ProcessingResponse.newBuilder()
-                .setRequestBody(
-                    BodyResponse.newBuilder()
-                        .setResponse(
-                            CommonResponse.newBuilder()
-                                .setHeaderMutation(
-                                    HeaderMutation.newBuilder()
-                                        .addSetHeaders(rawHeader("content-length", "9")))
-                                .setBodyMutation(
-                                    BodyMutation.newBuilder()
-                                        .setBody(ByteString.copyFromUtf8("123456789")))))
-                .build());
-    stream.responseHeaders(headers(":status", "200", "content-length", "3"));
-    assertThat(
-            stream
-                .responseBody(body("abc", true))
-                .getResponseBody()
-                .getResponse()
-                .getHeaderMutation())
-        .isEqualTo(
-            HeaderMutation.newBuilder().addSetHeaders(rawHeader("content-length", "0")).build());
-  }
-
   @Test
   void buffered_sameLengthOrNoContentLength_leftAlone() {
     CalloutServer callout =
@@ -310,116 +259,5 @@ class BodyModesTest {
             ProcessingResponse.newBuilder()
                 .setRequestBody(CalloutTools.addBodyMutation("HELLO"))
                 .build());
-  }
-
-  @Test
-  void modeOverride_fillsBothBodyModesAndOnlyInHeadersReplies() {
-    CalloutServer callout =
-        new CalloutServer() {
-          @Override
-          protected @Nullable HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext c) {
-            c.modeOverride().setResponseBodyMode(BodySendMode.NONE);
-            return null;
-          }
-
-          @Override
-          protected @Nullable BodyResponse onRequestBody(HttpBody body, CalloutContext ctx) {
-            ctx.modeOverride();
-            return null;
-          }
-        };
-    CalloutTester.Stream stream =
-        tester(callout)
-            .newStream(
-                ProtocolConfiguration.newBuilder()
-                    .setRequestBodyMode(BodySendMode.STREAMED)
-                    .setResponseBodyMode(BodySendMode.BUFFERED)
-                    .build());
-
-    assertThat(stream.requestHeaders(headers(":path", "/")))
-        .isEqualTo(
-            ProcessingResponse.newBuilder()
-                .setRequestHeaders(HeadersResponse.getDefaultInstance())
-                .setModeOverride(
-                    ProcessingMode.newBuilder()
-                        .setRequestHeaderMode(HeaderSendMode.DEFAULT)
-                        .setRequestBodyMode(BodySendMode.STREAMED)
-                        .setResponseBodyMode(BodySendMode.NONE))
-                .build());
-    stream.send(requestChunk("x", true));
-    Status status = stream.awaitClose();
-    assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
-    assertThat(status.getDescription())
-        .contains("mode_override is read by Envoy only in reply to headers, not request_body");
-  }
-
-  @Test
-  void extendMessageTimeout_sendsAStandaloneMessageFirst_onlyOncePerPhase() {
-    CalloutServer callout =
-        new CalloutServer() {
-          @Override
-          protected HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext ctx) {
-            ctx.extendMessageTimeout(Duration.ofMillis(1500));
-            return CalloutTools.addHeaderMutation(List.of(Map.entry("slow", "yes")));
-          }
-
-          @Override
-          protected @Nullable HeadersResponse onResponseHeaders(HttpHeaders h, CalloutContext c) {
-            c.extendMessageTimeout(Duration.ofSeconds(1));
-            c.extendMessageTimeout(Duration.ofSeconds(2));
-            return null;
-          }
-        };
-    CalloutTester.Stream stream = tester(callout).newStream();
-    stream.send(ProcessingRequest.newBuilder().setRequestHeaders(headers(":path", "/")).build());
-
-    assertThat(stream.nextResponse())
-        .isEqualTo(
-            ProcessingResponse.newBuilder()
-                .setOverrideMessageTimeout(
-                    com.google.protobuf.Duration.newBuilder().setSeconds(1).setNanos(500_000_000))
-                .build());
-    assertThat(stream.nextResponse())
-        .isEqualTo(
-            ProcessingResponse.newBuilder()
-                .setRequestHeaders(
-                    CalloutTools.addHeaderMutation(List.of(Map.entry("slow", "yes"))))
-                .build());
-    stream.send(
-        ProcessingRequest.newBuilder().setResponseHeaders(headers(":status", "200")).build());
-    assertThat(stream.nextResponse().hasOverrideMessageTimeout()).isTrue();
-    Status status = stream.awaitClose();
-    assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
-    assertThat(status.getDescription())
-        .contains("override_message_timeout already sent for response_headers (at most once)");
-  }
-
-  @Test
-  void continueAndReplace_sentInBufferedMode_refusedInFullDuplex() {
-    CalloutServer callout =
-        new CalloutServer() {
-          @Override
-          protected HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext ctx) {
-            return CalloutTools.continueAndReplace(
-                List.of(Map.entry("x-replaced", "1")), ByteString.copyFromUtf8("new body"));
-          }
-        };
-    CalloutTester tester = tester(callout);
-    assertThat(
-            tester
-                .newStream(BUFFERED)
-                .requestHeaders(headers(":path", "/"))
-                .getRequestHeaders()
-                .getResponse()
-                .getStatus())
-        .isEqualTo(CommonResponse.ResponseStatus.CONTINUE_AND_REPLACE);
-
-    CalloutTester.Stream fullDuplex = tester.newStream(FULL_DUPLEX);
-    fullDuplex.send(
-        ProcessingRequest.newBuilder().setRequestHeaders(headers(":path", "/")).build());
-    Status status = fullDuplex.awaitClose();
-    assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
-    assertThat(status.getDescription())
-        .contains("CONTINUE_AND_REPLACE is not allowed in FULL_DUPLEX_STREAMED body mode");
   }
 }
