@@ -8,6 +8,7 @@ import dev.extproc.callout.CalloutServerConfig.HookExecutor;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -211,6 +212,26 @@ class ConfigParserTest {
     }
     assertThat(usage).contains("(env CALLOUT_SECURE_ADDRESS; default 0.0.0.0:8443)");
     assertThat(usage).contains("(env CALLOUT_DISABLE_PLAINTEXT; default off)");
+  }
+
+  @Test
+  void readme_flagTable_listsEveryFlagWithItsVariable() throws Exception {
+    String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+    java.util.regex.Matcher flag =
+        java.util.regex.Pattern.compile("^  (--[a-z-]+)", java.util.regex.Pattern.MULTILINE)
+            .matcher(ConfigParser.usage());
+    int flags = 0;
+    while (flag.find()) {
+      String name = flag.group(1);
+      if (name.equals("--help")) {
+        continue;
+      }
+      flags++;
+      String env = "CALLOUT_" + name.substring(2).replace('-', '_').toUpperCase(Locale.ROOT);
+      assertThat(readme).contains("| `" + name);
+      assertThat(readme).contains("| `" + env + "` |");
+    }
+    assertThat(flags).isAtLeast(18);
   }
 
   @Test
