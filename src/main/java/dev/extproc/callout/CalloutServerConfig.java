@@ -57,8 +57,12 @@ public final class CalloutServerConfig {
   /** Default number of threads in the {@link HookExecutor#POOL} hook executor: {@value}. */
   public static final int DEFAULT_HOOK_THREADS = 200;
 
-  /** Default shortest interval between client keepalive pings the server tolerates: 10 s. */
-  public static final Duration DEFAULT_PERMIT_KEEPALIVE_TIME = Duration.ofSeconds(10);
+  /**
+   * Default shortest interval between client keepalive pings the server tolerates: 5 s, half the 10
+   * s interval recommended for Envoy, so that timer jitter never earns a ping strike (grpc-java
+   * closes the connection with {@code too_many_pings} after two).
+   */
+  public static final Duration DEFAULT_PERMIT_KEEPALIVE_TIME = Duration.ofSeconds(5);
 
   /** Default time in-flight streams get to finish after {@link CalloutServer#close()}: 30 s. */
   public static final Duration DEFAULT_SHUTDOWN_GRACE_PERIOD = Duration.ofSeconds(30);
@@ -499,7 +503,7 @@ public final class CalloutServerConfig {
       return this;
     }
 
-    /** Sets the shortest client keepalive ping interval tolerated (default 10 s). */
+    /** Sets the shortest client keepalive ping interval tolerated (default 5 s). */
     @CanIgnoreReturnValue
     public Builder permitKeepAliveTime(Duration interval) {
       checkArgument(!interval.isNegative(), "permitKeepAliveTime: %s (expected: >= 0)", interval);

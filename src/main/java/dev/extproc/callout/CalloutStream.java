@@ -1,6 +1,5 @@
 package dev.extproc.callout;
 
-import com.google.protobuf.Struct;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
@@ -177,7 +176,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       replies.addAll(body.drainBeforeTrailers());
     }
     replies.add(PhaseReply.of(phase, callout.process(request, ctx), ctx));
-    return replies;
+    return body.withMetadata(null, replies);
   }
 
   /** The direction's full-duplex body state, or null when the direction is not in that mode. */
@@ -240,17 +239,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
         }
       }
     }
-    List<ProcessingResponse> replies = body.drain(chunk.getEndOfStream());
-    Struct metadata = ctx.dynamicMetadata();
-    if (metadata != null && !replies.isEmpty()) {
-      ProcessingResponse first = replies.get(0);
-      replies.set(
-          0,
-          first.toBuilder()
-              .setDynamicMetadata(PhaseReply.merge(first.getDynamicMetadata(), metadata))
-              .build());
-    }
-    return replies;
+    return body.withMetadata(ctx.dynamicMetadata(), body.drain(chunk.getEndOfStream()));
   }
 
   private String hookName(Phase phase) {

@@ -1,6 +1,7 @@
 package dev.extproc.callout;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.Struct;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
@@ -8,6 +9,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One direction's body in FULL_DUPLEX_STREAMED mode: collects what the hook or transformer writes
@@ -21,6 +23,7 @@ final class FullDuplexBody implements BodySink {
   private final List<ByteString> written = new ArrayList<>();
   private boolean started;
   private boolean ended;
+  private @Nullable Struct pendingMetadata;
 
   FullDuplexBody(boolean requestDirection, CalloutServerConfig config) {
     this.requestDirection = requestDirection;
@@ -75,6 +78,30 @@ final class FullDuplexBody implements BodySink {
       ended = true;
     }
     return replies;
+  }
+
+  /**
+   * Puts {@code metadata} (and any kept from earlier chunks) on the first of {@code replies}, or
+   * keeps it for the next reply when a chunk produced none.
+   */
+  List<ProcessingResponse> withMetadata(
+      @Nullable Struct metadata, List<ProcessingResponse> replies) {
+    if (metadata != null) {
+      pendingMetadata =
+          pendingMetadata == null ? metadata : PhaseReply.merge(pendingMetadata, metadata);
+    }
+    if (pendingMetadata == null || replies.isEmpty()) {
+      return replies;
+    }
+    List<ProcessingResponse> withMetadata = new ArrayList<>(replies);
+    ProcessingResponse first = withMetadata.get(0);
+    withMetadata.set(
+        0,
+        first.toBuilder()
+            .setDynamicMetadata(PhaseReply.merge(first.getDynamicMetadata(), pendingMetadata))
+            .build());
+    pendingMetadata = null;
+    return withMetadata;
   }
 
   /** Ends the body without marking the last chunk, because trailers follow. */

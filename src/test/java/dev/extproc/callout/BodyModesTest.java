@@ -23,6 +23,7 @@ import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
@@ -181,6 +182,41 @@ class BodyModesTest {
     assertThat(replies).hasSize(3);
     assertThat(replies.get(1)).isEqualTo(streamed(false, "abc", false));
     assertThat(replies.get(2).hasResponseTrailers()).isTrue();
+  }
+
+  @Test
+  void fullDuplex_metadataFromAChunkWithoutOutput_goesOnTheNextReply() {
+    com.google.protobuf.Struct metadata = CalloutTools.dynamicMetadata("my.ns", Map.of("k", "v"));
+    CalloutTester.Stream stream =
+        tester(
+                transformingResponses(
+                    CalloutServerConfig.defaults(),
+                    ctx ->
+                        new BodyTransformer() {
+                          private ByteString held = ByteString.EMPTY;
+
+                          @Override
+                          public void onChunk(ByteString chunk, BodySink out) {
+                            if (held.isEmpty()) {
+                              ctx.attachDynamicMetadata(metadata);
+                            }
+                            held = held.concat(chunk);
+                          }
+
+                          @Override
+                          public void onEnd(BodySink out) {
+                            out.write(held);
+                          }
+                        }))
+            .newStream(FULL_DUPLEX);
+    stream.responseHeaders(headers(":status", "200"));
+    stream.send(responseChunk("a", false));
+    stream.send(responseChunk("b", true));
+
+    assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
+    assertThat(stream.received().subList(1, stream.received().size()))
+        .containsExactly(
+            streamed(false, "ab", true).toBuilder().setDynamicMetadata(metadata).build());
   }
 
   @Test

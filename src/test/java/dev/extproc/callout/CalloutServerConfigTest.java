@@ -25,7 +25,7 @@ class CalloutServerConfigTest {
     assertThat(config.hasCertificate()).isFalse();
     assertThat(config.maxInboundMessageSize()).isEqualTo(16 * 1024 * 1024);
     assertThat(config.maxConcurrentStreams()).isEqualTo(Integer.MAX_VALUE);
-    assertThat(config.permitKeepAliveTime()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(config.permitKeepAliveTime()).isEqualTo(Duration.ofSeconds(5));
     assertThat(config.hookExecutor()).isEqualTo(CalloutServerConfig.HookExecutor.POOL);
     assertThat(config.hookThreads()).isEqualTo(200);
     assertThat(config.shutdownGracePeriod()).isEqualTo(Duration.ofSeconds(30));

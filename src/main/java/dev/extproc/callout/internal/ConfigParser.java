@@ -135,7 +135,7 @@ public final class ConfigParser {
               "--permit-keepalive-time",
               "DURATION",
               "shortest client keepalive ping interval tolerated",
-              "10s",
+              "5s",
               (b, v) -> b.permitKeepAliveTime(Durations.parse(v))),
           new Option(
               "--header-mutation-policy",
