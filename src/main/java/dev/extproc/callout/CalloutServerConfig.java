@@ -92,6 +92,7 @@ public final class CalloutServerConfig {
   private final boolean secureHealthCheck;
   private final @Nullable Path certChainPath;
   private final @Nullable Path privateKeyPath;
+  private final @Nullable Path clientCaPath;
   private final byte @Nullable [] certChainPem;
   private final byte @Nullable [] privateKeyPem;
   private final int maxInboundMessageSize;
@@ -113,6 +114,7 @@ public final class CalloutServerConfig {
     this.secureHealthCheck = b.secureHealthCheck;
     this.certChainPath = b.certChainPath;
     this.privateKeyPath = b.privateKeyPath;
+    this.clientCaPath = b.clientCaPath;
     this.certChainPem = b.certChainPem;
     this.privateKeyPem = b.privateKeyPem;
     this.maxInboundMessageSize = b.maxInboundMessageSize;
@@ -195,6 +197,14 @@ public final class CalloutServerConfig {
   /** The PEM (PKCS#8) private key file; empty when bytes or an ephemeral certificate are used. */
   public Optional<Path> privateKeyPath() {
     return Optional.ofNullable(privateKeyPath);
+  }
+
+  /**
+   * The PEM CA certificates that client certificates must chain to (mutual TLS); empty when the TLS
+   * listener accepts any client.
+   */
+  public Optional<Path> clientCaPath() {
+    return Optional.ofNullable(clientCaPath);
   }
 
   /** Whether a certificate was configured, by path or bytes; if not, one is generated at start. */
@@ -283,6 +293,8 @@ public final class CalloutServerConfig {
         + (certChainPath != null
             ? certChainPath + " + " + privateKeyPath
             : certChainPem != null ? "PEM bytes" : "ephemeral self-signed")
+        + ", clientCa="
+        + (clientCaPath == null ? "none" : clientCaPath)
         + ", maxInboundMessageSize="
         + maxInboundMessageSize
         + ", maxConcurrentStreams="
@@ -352,6 +364,7 @@ public final class CalloutServerConfig {
     private @Nullable Path privateKeyPath;
     private byte @Nullable [] certChainPem;
     private byte @Nullable [] privateKeyPem;
+    private @Nullable Path clientCaPath;
     private int maxInboundMessageSize = DEFAULT_MAX_INBOUND_MESSAGE_SIZE;
     private int maxConcurrentStreams = DEFAULT_MAX_CONCURRENT_STREAMS;
     private int maxBufferedBodySize = DEFAULT_MAX_BUFFERED_BODY_SIZE;
@@ -375,6 +388,7 @@ public final class CalloutServerConfig {
       privateKeyPath = c.privateKeyPath;
       certChainPem = c.certChainPem;
       privateKeyPem = c.privateKeyPem;
+      clientCaPath = c.clientCaPath;
       maxInboundMessageSize = c.maxInboundMessageSize;
       maxConcurrentStreams = c.maxConcurrentStreams;
       maxBufferedBodySize = c.maxBufferedBodySize;
@@ -468,6 +482,17 @@ public final class CalloutServerConfig {
       this.privateKeyPem = privateKeyPem.clone();
       certChainPath = null;
       privateKeyPath = null;
+      return this;
+    }
+
+    /**
+     * Requires clients of the TLS listener to present a certificate that chains to one of the PEM
+     * CA certificates in {@code caCertificates} (mutual TLS); read at start. Others are refused at
+     * the handshake.
+     */
+    @CanIgnoreReturnValue
+    public Builder clientCaPath(Path caCertificates) {
+      clientCaPath = requireNonNull(caCertificates, "caCertificates");
       return this;
     }
 
@@ -573,6 +598,9 @@ public final class CalloutServerConfig {
       if (secureAddress == null && plaintextAddress == null) {
         throw new IllegalStateException(
             "both gRPC listeners are disabled (expected: TLS, plaintext or both)");
+      }
+      if (clientCaPath != null && secureAddress == null) {
+        throw new IllegalStateException("a client CA needs the TLS listener (TLS is disabled)");
       }
       if (secureHealthCheck && healthCheckAddress == null) {
         throw new IllegalStateException(

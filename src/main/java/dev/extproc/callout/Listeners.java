@@ -142,13 +142,18 @@ final class Listeners {
     if (config.secureAddress().isEmpty()) {
       return new Secure(tls, null);
     }
-    ServerCredentials credentials =
-        TlsServerCredentials.newBuilder().keyManager(tls.keyManagers()).build();
+    TlsServerCredentials.Builder credentials =
+        TlsServerCredentials.newBuilder().keyManager(tls.keyManagers());
+    if (config.clientCaPath().isPresent()) {
+      credentials
+          .trustManager(TlsMaterial.clientTrust(config.clientCaPath().get()))
+          .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+    }
     Server server =
         bindGrpc(
             "TLS gRPC",
             config.secureAddress().get(),
-            credentials,
+            credentials.build(),
             config,
             service,
             grpcHealth,

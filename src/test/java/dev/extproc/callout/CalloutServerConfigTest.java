@@ -118,6 +118,21 @@ class CalloutServerConfigTest {
   }
 
   @Test
+  void build_clientCaWithoutTls_throws() {
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class,
+            () ->
+                CalloutServerConfig.newBuilder()
+                    .disableTls()
+                    .clientCaPath(Path.of("ca.pem"))
+                    .build());
+    assertThat(e)
+        .hasMessageThat()
+        .isEqualTo("a client CA needs the TLS listener (TLS is disabled)");
+  }
+
+  @Test
   void build_secureHealthCheckInCombinedMode_throws() {
     IllegalStateException e =
         assertThrows(

@@ -281,6 +281,70 @@ class ListenersNetworkTest {
     assertAnswers(channel(server.secureAddress().orElseThrow(), credentials, "foo.test.google.fr"));
   }
 
+  /** Starts a TLS-only server with grpc-testing's server1 certificate requiring client certs. */
+  private HeaderCallout mutualTlsServer() throws Exception {
+    return started(
+        loopback()
+            .disablePlaintext()
+            .certificate(writeTestCert("server1.pem"), writeTestCert("server1.key"))
+            .clientCaPath(writeTestCert("ca.pem"))
+            .build());
+  }
+
+  private ManagedChannel mutualTlsChannel(CalloutServer server, @Nullable String clientCert)
+      throws Exception {
+    TlsChannelCredentials.Builder credentials =
+        TlsChannelCredentials.newBuilder().trustManager(TlsTesting.loadCert("ca.pem"));
+    if (clientCert != null) {
+      credentials.keyManager(
+          writeTestCert(clientCert + ".pem").toFile(), writeTestCert(clientCert + ".key").toFile());
+    }
+    return channel(server.secureAddress().orElseThrow(), credentials.build(), "foo.test.google.fr");
+  }
+
+  private static Status refusedStatus(ManagedChannel channel) {
+    CalloutTester.Stream stream = CalloutTester.forChannel(channel).newStream();
+    stream.send(ProcessingRequest.newBuilder().setRequestHeaders(headers(":path", "/")).build());
+    Status status = stream.awaitClose();
+    assertThat(stream.received()).isEmpty();
+    return status;
+  }
+
+  @Test
+  void mutualTls_clientCertificateFromTheCa_answered() throws Exception {
+    HeaderCallout server = mutualTlsServer();
+
+    assertAnswers(mutualTlsChannel(server, "client"));
+  }
+
+  @Test
+  void mutualTls_clientWithoutCertificate_refusedAtTheHandshake() throws Exception {
+    HeaderCallout server = mutualTlsServer();
+
+    assertThat(refusedStatus(mutualTlsChannel(server, null)).getCode())
+        .isEqualTo(Status.Code.UNAVAILABLE);
+  }
+
+  @Test
+  void mutualTls_clientCertificateFromAnotherCa_refusedAtTheHandshake() throws Exception {
+    HeaderCallout server = mutualTlsServer();
+
+    assertThat(refusedStatus(mutualTlsChannel(server, "badclient")).getCode())
+        .isEqualTo(Status.Code.UNAVAILABLE);
+  }
+
+  @Test
+  void mutualTls_unreadableCa_failsToStartNamingIt() throws Exception {
+    Path missing = tempDir.resolve("no-ca.pem");
+    CalloutServer server = new HeaderCallout(loopback().clientCaPath(missing).build());
+
+    IOException e = assertThrows(IOException.class, server::start);
+
+    assertThat(e)
+        .hasMessageThat()
+        .isEqualTo("cannot read the client CA certificates " + missing + ": NoSuchFileException");
+  }
+
   @Test
   void tls_noCertificate_servesEphemeralSelfSignedForLocalhostOverH2() throws Exception {
     HeaderCallout server = started(loopback().disablePlaintext().build());

@@ -108,6 +108,12 @@ public final class ConfigParser {
               "ephemeral self-signed",
               (b, v) -> {}),
           new Option(
+              "--client-ca-path",
+              "PATH",
+              "PEM CA certificates client certificates must chain to (mutual TLS)",
+              "none: any client",
+              (b, v) -> b.clientCaPath(Path.of(v))),
+          new Option(
               "--max-inbound-message-size",
               "BYTES",
               "largest inbound gRPC message (suffix KiB or MiB allowed)",

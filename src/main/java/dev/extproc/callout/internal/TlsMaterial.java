@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
+import java.security.KeyStore;
 import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.Signature;
@@ -24,6 +25,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
 
 /**
  * A TLS certificate chain and its private key, loaded from PEM or generated, checked to belong
@@ -112,6 +116,29 @@ public final class TlsMaterial {
       return context;
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("cannot build an SSL context for " + description, e);
+    }
+  }
+
+  /** Reads the PEM CA certificates at {@code path} into a trust manager for client certificates. */
+  public static X509TrustManager clientTrust(Path path) throws IOException {
+    X509Certificate[] cas = parseChain(read(path, "client CA certificates"), path.toString());
+    try {
+      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+      store.load(null, null);
+      for (int i = 0; i < cas.length; i++) {
+        store.setCertificateEntry("ca-" + i, cas[i]);
+      }
+      TrustManagerFactory factory =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      factory.init(store);
+      for (TrustManager manager : factory.getTrustManagers()) {
+        if (manager instanceof X509TrustManager x509) {
+          return x509;
+        }
+      }
+      throw new IOException(path + ": no X.509 trust manager available");
+    } catch (GeneralSecurityException e) {
+      throw new IOException(path + ": cannot trust these CA certificates: " + e.getMessage(), e);
     }
   }
 

@@ -43,6 +43,8 @@ class ConfigParserTest {
             "/certs/chain.pem",
             "--private-key-path",
             "/certs/key.pem",
+            "--client-ca-path",
+            "/certs/ca.pem",
             "--max-inbound-message-size",
             "2MiB",
             "--max-concurrent-streams",
@@ -75,6 +77,7 @@ class ConfigParserTest {
     assertThat(config.isSecureHealthCheck()).isTrue();
     assertThat(config.certChainPath()).hasValue(Path.of("/certs/chain.pem"));
     assertThat(config.privateKeyPath()).hasValue(Path.of("/certs/key.pem"));
+    assertThat(config.clientCaPath()).hasValue(Path.of("/certs/ca.pem"));
     assertThat(config.maxInboundMessageSize()).isEqualTo(2 * 1024 * 1024);
     assertThat(config.maxConcurrentStreams()).isEqualTo(100);
     assertThat(config.maxBufferedBodySize()).isEqualTo(1024 * 1024);
@@ -195,6 +198,7 @@ class ConfigParserTest {
           "--secure-health-check",
           "--cert-chain-path PATH",
           "--private-key-path PATH",
+          "--client-ca-path PATH",
           "--max-inbound-message-size BYTES",
           "--max-concurrent-streams N",
           "--max-buffered-body-size BYTES",
