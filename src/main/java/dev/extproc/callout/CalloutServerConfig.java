@@ -57,6 +57,9 @@ public final class CalloutServerConfig {
   /** Default number of threads in the {@link HookExecutor#POOL} hook executor: {@value}. */
   public static final int DEFAULT_HOOK_THREADS = 200;
 
+  /** Default interval between checks of the certificate files for a new pair: 60 s. */
+  public static final Duration DEFAULT_CERTIFICATE_REFRESH_INTERVAL = Duration.ofSeconds(60);
+
   /**
    * Default shortest interval between client keepalive pings the server tolerates: 5 s, half the 10
    * s interval recommended for Envoy, so that timer jitter never earns a ping strike (grpc-java
@@ -93,6 +96,7 @@ public final class CalloutServerConfig {
   private final @Nullable Path certChainPath;
   private final @Nullable Path privateKeyPath;
   private final @Nullable Path clientCaPath;
+  private final Duration certificateRefreshInterval;
   private final byte @Nullable [] certChainPem;
   private final byte @Nullable [] privateKeyPem;
   private final int maxInboundMessageSize;
@@ -115,6 +119,7 @@ public final class CalloutServerConfig {
     this.certChainPath = b.certChainPath;
     this.privateKeyPath = b.privateKeyPath;
     this.clientCaPath = b.clientCaPath;
+    this.certificateRefreshInterval = b.certificateRefreshInterval;
     this.certChainPem = b.certChainPem;
     this.privateKeyPem = b.privateKeyPem;
     this.maxInboundMessageSize = b.maxInboundMessageSize;
@@ -207,6 +212,14 @@ public final class CalloutServerConfig {
     return Optional.ofNullable(clientCaPath);
   }
 
+  /**
+   * How often the certificate files ({@link #certChainPath()}, {@link #privateKeyPath()}) are
+   * checked for a new pair, which new connections then get; zero turns reloading off.
+   */
+  public Duration certificateRefreshInterval() {
+    return certificateRefreshInterval;
+  }
+
   /** Whether a certificate was configured, by path or bytes; if not, one is generated at start. */
   public boolean hasCertificate() {
     return certChainPath != null || certChainPem != null;
@@ -293,6 +306,8 @@ public final class CalloutServerConfig {
         + (certChainPath != null
             ? certChainPath + " + " + privateKeyPath
             : certChainPem != null ? "PEM bytes" : "ephemeral self-signed")
+        + ", certificateRefreshInterval="
+        + certificateRefreshInterval
         + ", clientCa="
         + (clientCaPath == null ? "none" : clientCaPath)
         + ", maxInboundMessageSize="
@@ -365,6 +380,7 @@ public final class CalloutServerConfig {
     private byte @Nullable [] certChainPem;
     private byte @Nullable [] privateKeyPem;
     private @Nullable Path clientCaPath;
+    private Duration certificateRefreshInterval = DEFAULT_CERTIFICATE_REFRESH_INTERVAL;
     private int maxInboundMessageSize = DEFAULT_MAX_INBOUND_MESSAGE_SIZE;
     private int maxConcurrentStreams = DEFAULT_MAX_CONCURRENT_STREAMS;
     private int maxBufferedBodySize = DEFAULT_MAX_BUFFERED_BODY_SIZE;
@@ -389,6 +405,7 @@ public final class CalloutServerConfig {
       certChainPem = c.certChainPem;
       privateKeyPem = c.privateKeyPem;
       clientCaPath = c.clientCaPath;
+      certificateRefreshInterval = c.certificateRefreshInterval;
       maxInboundMessageSize = c.maxInboundMessageSize;
       maxConcurrentStreams = c.maxConcurrentStreams;
       maxBufferedBodySize = c.maxBufferedBodySize;
@@ -493,6 +510,18 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder clientCaPath(Path caCertificates) {
       clientCaPath = requireNonNull(caCertificates, "caCertificates");
+      return this;
+    }
+
+    /**
+     * Sets how often the certificate files are checked for a new pair (default 60 s); {@code
+     * Duration.ZERO} turns reloading off.
+     */
+    @CanIgnoreReturnValue
+    public Builder certificateRefreshInterval(Duration interval) {
+      checkArgument(
+          !interval.isNegative(), "certificateRefreshInterval: %s (expected: >= 0)", interval);
+      certificateRefreshInterval = interval;
       return this;
     }
 

@@ -1,5 +1,6 @@
 package dev.extproc.callout;
 
+import dev.extproc.callout.internal.CertificateReloader;
 import dev.extproc.callout.internal.HealthHttpServer;
 import dev.extproc.callout.internal.HookExecutors;
 import dev.extproc.callout.internal.TlsMaterial;
@@ -25,6 +26,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -43,6 +45,7 @@ final class Listeners {
   private final @Nullable HealthHttpServer health;
   private final HealthStatusManager grpcHealth;
   private final @Nullable ExecutorService hookExecutor;
+  private final @Nullable CertificateReloader reloader;
   private final CountDownLatch terminated = new CountDownLatch(1);
   private volatile boolean serving = true;
   private boolean closing;
@@ -52,16 +55,21 @@ final class Listeners {
       @Nullable Server secure,
       @Nullable HealthHttpServer health,
       HealthStatusManager grpcHealth,
-      @Nullable ExecutorService hookExecutor) {
+      @Nullable ExecutorService hookExecutor,
+      @Nullable CertificateReloader reloader) {
     this.plaintext = plaintext;
     this.secure = secure;
     this.health = health;
     this.grpcHealth = grpcHealth;
     this.hookExecutor = hookExecutor;
+    this.reloader = reloader;
   }
 
-  /** The TLS material and the TLS gRPC listener, when enabled. */
-  private record Secure(TlsMaterial tls, @Nullable Server server) {}
+  /** The TLS key managers, their reloader and the TLS gRPC listener, when enabled. */
+  private record Secure(
+      List<KeyManager> keyManagers,
+      @Nullable CertificateReloader reloader,
+      @Nullable Server server) {}
 
   /** Binds every enabled listener or none; see {@link CalloutServer#start()}. */
   static Listeners start(CalloutServerConfig config, ServerServiceDefinition service)
@@ -97,7 +105,9 @@ final class Listeners {
       if (config.healthCheckAddress().isPresent()) {
         InetSocketAddress address = resolve("health check", config.healthCheckAddress().get());
         SSLContext ssl =
-            config.isSecureHealthCheck() && secure != null ? secure.tls().sslContext() : null;
+            config.isSecureHealthCheck() && secure != null
+                ? TlsMaterial.sslContext(secure.keyManagers().toArray(new KeyManager[0]))
+                : null;
         try {
           health = HealthHttpServer.start(address, ssl, () -> self[0] != null && self[0].serving);
         } catch (IOException e) {
@@ -109,16 +119,27 @@ final class Listeners {
         plaintext.shutdownNow();
       }
       Secure late = secure != null ? secure : awaitQuietly(secureStart);
-      if (late != null && late.server() != null) {
-        late.server().shutdownNow();
+      if (late != null) {
+        if (late.server() != null) {
+          late.server().shutdownNow();
+        }
+        if (late.reloader() != null) {
+          late.reloader().close();
+        }
       }
       if (executor != null) {
         executor.shutdownNow();
       }
       throw e;
     }
-    Server secureServer = secure == null ? null : secure.server();
-    self[0] = new Listeners(plaintext, secureServer, health, grpcHealth, executor);
+    self[0] =
+        new Listeners(
+            plaintext,
+            secure == null ? null : secure.server(),
+            health,
+            grpcHealth,
+            executor,
+            secure == null ? null : secure.reloader());
     logBound("plaintext gRPC (h2c)", config.plaintextAddress(), self[0].plaintextAddress());
     logBound("TLS gRPC", config.secureAddress(), self[0].secureAddress());
     if (health != null) {
@@ -139,11 +160,22 @@ final class Listeners {
       @Nullable ExecutorService executor)
       throws IOException {
     TlsMaterial tls = loadTls(config);
+    CertificateReloader reloader = null;
+    KeyManager[] keyManagers = tls.keyManagers();
+    Duration refresh = config.certificateRefreshInterval();
+    if (config.certChainPath().isPresent()
+        && config.privateKeyPath().isPresent()
+        && !refresh.isZero()) {
+      reloader =
+          CertificateReloader.watch(
+              config.certChainPath().get(), config.privateKeyPath().get(), tls, refresh);
+      keyManagers = reloader.keyManagers();
+    }
     if (config.secureAddress().isEmpty()) {
-      return new Secure(tls, null);
+      return new Secure(List.of(keyManagers), reloader, null);
     }
     TlsServerCredentials.Builder credentials =
-        TlsServerCredentials.newBuilder().keyManager(tls.keyManagers());
+        TlsServerCredentials.newBuilder().keyManager(keyManagers);
     if (config.clientCaPath().isPresent()) {
       credentials
           .trustManager(TlsMaterial.clientTrust(config.clientCaPath().get()))
@@ -158,7 +190,7 @@ final class Listeners {
             service,
             grpcHealth,
             executor);
-    return new Secure(tls, server);
+    return new Secure(List.of(keyManagers), reloader, server);
   }
 
   private static @Nullable Secure await(FutureTask<@Nullable Secure> task) throws IOException {
@@ -350,6 +382,9 @@ final class Listeners {
     }
     if (hookExecutor != null) {
       hookExecutor.shutdownNow();
+    }
+    if (reloader != null) {
+      reloader.close();
     }
     logger.info("stopped");
     terminated.countDown();

@@ -345,6 +345,53 @@ class ListenersNetworkTest {
         .isEqualTo("cannot read the client CA certificates " + missing + ": NoSuchFileException");
   }
 
+  /** Handshakes with the TLS listener and returns the subject of the certificate it presents. */
+  private static String presentedSubject(CalloutServer server) throws Exception {
+    RecordingTrustManager recorder = new RecordingTrustManager();
+    try (SSLSocket socket =
+        (SSLSocket)
+            trustingContext(recorder)
+                .getSocketFactory()
+                .createSocket("127.0.0.1", server.secureAddress().orElseThrow().getPort())) {
+      socket.startHandshake();
+    }
+    return java.util.Objects.requireNonNull(recorder.presented)[0]
+        .getSubjectX500Principal()
+        .getName();
+  }
+
+  @Test
+  void tls_certificateFilesReplaced_newConnectionsGetTheNewPairWithoutRestart() throws Exception {
+    Path chain = writeTestCert("server1.pem");
+    Path key = writeTestCert("server1.key");
+    HeaderCallout server =
+        started(
+            loopback()
+                .disablePlaintext()
+                .certificate(chain, key)
+                .certificateRefreshInterval(Duration.ofMillis(50))
+                .build());
+    assertThat(presentedSubject(server)).startsWith("CN=*.test.google.com,");
+
+    // Key first, then chain: a reload between the two sees a mismatch and waits for the chain.
+    try (InputStream newKey = TlsTesting.loadCert("server0.key");
+        InputStream newChain = TlsTesting.loadCert("server0.pem")) {
+      Files.write(key, newKey.readAllBytes());
+      Files.write(chain, newChain.readAllBytes());
+    }
+    String subject = presentedSubject(server);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!subject.startsWith("CN=*.test.google.com.au,") && System.nanoTime() < deadline) {
+      subject = presentedSubject(server);
+    }
+
+    assertThat(subject).startsWith("CN=*.test.google.com.au,");
+    ChannelCredentials credentials =
+        TlsChannelCredentials.newBuilder().trustManager(TlsTesting.loadCert("ca.pem")).build();
+    assertAnswers(
+        channel(server.secureAddress().orElseThrow(), credentials, "foo.test.google.com.au"));
+  }
+
   @Test
   void tls_noCertificate_servesEphemeralSelfSignedForLocalhostOverH2() throws Exception {
     HeaderCallout server = started(loopback().disablePlaintext().build());

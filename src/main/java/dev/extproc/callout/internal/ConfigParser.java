@@ -108,6 +108,12 @@ public final class ConfigParser {
               "ephemeral self-signed",
               (b, v) -> {}),
           new Option(
+              "--certificate-refresh-interval",
+              "DURATION",
+              "how often the certificate files are checked for a new pair (0: never)",
+              "60s",
+              (b, v) -> b.certificateRefreshInterval(Durations.parse(v))),
+          new Option(
               "--client-ca-path",
               "PATH",
               "PEM CA certificates client certificates must chain to (mutual TLS)",

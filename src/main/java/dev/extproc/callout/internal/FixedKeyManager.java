@@ -11,7 +11,8 @@ import org.jspecify.annotations.Nullable;
 
 /** A server key manager that always presents one private key and its certificate chain. */
 final class FixedKeyManager extends X509ExtendedKeyManager {
-  private static final String ALIAS = "callout";
+  /** The one alias it serves. */
+  static final String ALIAS = "callout";
 
   private final PrivateKey privateKey;
   private final X509Certificate[] chain;

@@ -108,14 +108,14 @@ public final class TlsMaterial {
     return new KeyManager[] {new FixedKeyManager(privateKey, chain)};
   }
 
-  /** A server SSL context that presents this chain. */
-  public SSLContext sslContext() {
+  /** A server SSL context that presents what {@code keyManagers} choose. */
+  public static SSLContext sslContext(KeyManager[] keyManagers) {
     try {
       SSLContext context = SSLContext.getInstance("TLS");
-      context.init(keyManagers(), null, null);
+      context.init(keyManagers, null, null);
       return context;
     } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("cannot build an SSL context for " + description, e);
+      throw new IllegalStateException("cannot build a server SSL context", e);
     }
   }
 

@@ -199,6 +199,7 @@ class ConfigParserTest {
           "--cert-chain-path PATH",
           "--private-key-path PATH",
           "--client-ca-path PATH",
+          "--certificate-refresh-interval DURATION",
           "--max-inbound-message-size BYTES",
           "--max-concurrent-streams N",
           "--max-buffered-body-size BYTES",
