@@ -7,13 +7,17 @@ import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.Configurator;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.encoder.Encoder;
+import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
 import ch.qos.logback.core.spi.ContextAwareBase;
 
 /**
  * Configures logback for the runnable jar in code: one line per event on stdout, at the level of
- * {@code CALLOUT_LOG_LEVEL} (default INFO). Found by logback through {@code META-INF/services};
- * configuring in code keeps logback's XML machinery off the start-up path (about a quarter of a
- * second). A {@code -Dlogback.configurationFile=...} given by the user takes over instead.
+ * {@code CALLOUT_LOG_LEVEL} (default INFO), as text or, with {@code --log-format json} ({@code
+ * CALLOUT_LOG_FORMAT=json}), as one JSON object per line ({@link JsonLineLayout}). Found by logback
+ * through {@code META-INF/services}; configuring in code keeps logback's XML machinery off the
+ * start-up path (about a quarter of a second). A {@code -Dlogback.configurationFile=...} given by
+ * the user takes over instead.
  */
 public final class ConsoleLogConfigurator extends ContextAwareBase implements Configurator {
 
@@ -28,9 +32,20 @@ public final class ConsoleLogConfigurator extends ContextAwareBase implements Co
     if (System.getProperty("logback.configurationFile") != null) {
       return ExecutionStatus.INVOKE_NEXT_IF_ANY;
     }
-    PatternLayoutEncoder encoder = new PatternLayoutEncoder();
+    Encoder<ILoggingEvent> encoder;
+    if (SampleMain.JSON.equals(System.getProperty(SampleMain.LOG_FORMAT_PROPERTY))) {
+      JsonLineLayout layout = new JsonLineLayout();
+      layout.setContext(context);
+      layout.start();
+      LayoutWrappingEncoder<ILoggingEvent> json = new LayoutWrappingEncoder<>();
+      json.setLayout(layout);
+      encoder = json;
+    } else {
+      PatternLayoutEncoder text = new PatternLayoutEncoder();
+      text.setPattern(PATTERN);
+      encoder = text;
+    }
     encoder.setContext(context);
-    encoder.setPattern(PATTERN);
     encoder.start();
     ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
     console.setContext(context);

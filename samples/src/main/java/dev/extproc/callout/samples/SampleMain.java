@@ -46,6 +46,12 @@ public final class SampleMain {
 
   private static final String SAMPLE = "--sample";
   private static final String JWT_PUBLIC_KEY = "--jwt-public-key";
+  private static final String LOG_FORMAT = "--log-format";
+
+  /** The system property through which the log format reaches {@link ConsoleLogConfigurator}. */
+  static final String LOG_FORMAT_PROPERTY = "callout.log.format";
+
+  static final String JSON = "json";
 
   /** A flag of the launcher's own, with its environment variable. */
   private record Flag(String name, String value, String help, String defaultValue) {
@@ -61,7 +67,12 @@ public final class SampleMain {
               JWT_PUBLIC_KEY,
               "PATH",
               "PEM RSA public key that jwt-auth verifies tokens with",
-              "the bundled TEST key"));
+              "the bundled TEST key"),
+          new Flag(
+              LOG_FORMAT,
+              "text|json",
+              "log lines as text, or as JSON objects for Google Cloud Logging",
+              "text"));
 
   /** Builds a sample from the launcher's flags; throws IllegalArgumentException for bad ones. */
   private interface Sample {
@@ -159,6 +170,20 @@ public final class SampleMain {
     if (rest.contains("--help")) {
       out.print(CommandLine.usage(usage()));
       return 0;
+    }
+    String[] logFormat = flags.get(LOG_FORMAT);
+    if (logFormat != null) {
+      if (!logFormat[1].equals(JSON) && !logFormat[1].equals("text")) {
+        err.println(
+            "callout-server: "
+                + logFormat[0]
+                + "="
+                + logFormat[1]
+                + ": unknown log format (expected: text, json)");
+        return CommandLine.EXIT_USAGE;
+      }
+      // Read by ConsoleLogConfigurator when logging starts, which is after this.
+      System.setProperty(LOG_FORMAT_PROPERTY, logFormat[1]);
     }
     String[] sample = flags.getOrDefault(SAMPLE, new String[] {SAMPLE, DEFAULT_SAMPLE});
     Sample chosen = SAMPLES.get(sample[1]);

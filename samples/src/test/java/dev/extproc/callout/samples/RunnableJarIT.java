@@ -53,6 +53,33 @@ class RunnableJarIT {
   }
 
   @Test
+  void javaJar_logFormatJson_everyLineIsOneJsonObject() throws Exception {
+    ServerProcess.assertDefaultPortsFree();
+    try (ServerProcess server =
+        ServerProcess.start(
+            new ProcessBuilder(JAVA, "-jar", JAR, "--log-format", "json", "--disable-tls"),
+            log())) {
+      server.awaitHealthy(System.nanoTime());
+      server.sigtermAndAssertExitZero();
+
+      String[] lines = server.output().split("\n", -1);
+      int checked = 0;
+      for (String line : lines) {
+        if (line.isEmpty()) {
+          continue;
+        }
+        com.google.protobuf.Struct.Builder json = com.google.protobuf.Struct.newBuilder();
+        com.google.protobuf.util.JsonFormat.parser().merge(line, json);
+        assertThat(json.getFieldsMap()).containsKey("severity");
+        assertThat(json.getFieldsMap()).containsKey("time");
+        checked++;
+      }
+      assertThat(checked).isAtLeast(3);
+      assertThat(server.output()).contains("\"message\":\"received SIGTERM: draining\"");
+    }
+  }
+
+  @Test
   void javaJar_badFlag_exitsTwoWithOneLine() throws Exception {
     try (ServerProcess launcher =
         ServerProcess.start(new ProcessBuilder(JAVA, "-jar", JAR, "--sample", "nope"), log())) {

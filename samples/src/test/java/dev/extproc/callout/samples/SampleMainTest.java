@@ -136,6 +136,13 @@ class SampleMainTest {
   }
 
   @Test
+  void unknownLogFormat_exitsTwoNamingIt() {
+    assertThat(run(Map.of(), "--log-format", "xml")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("callout-server: --log-format=xml: unknown log format (expected: text, json)");
+  }
+
+  @Test
   void badFrameworkFlag_afterAValidSample_exitsTwo() {
     assertThat(run(Map.of(), "--sample=add-header", "--hook-threads", "x")).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("--hook-threads=x: not an integer");

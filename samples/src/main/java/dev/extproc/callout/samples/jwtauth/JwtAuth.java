@@ -9,6 +9,7 @@ import dev.extproc.callout.CalloutContext;
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServerConfig;
 import dev.extproc.callout.CalloutTools;
+import dev.extproc.callout.samples.Json;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;

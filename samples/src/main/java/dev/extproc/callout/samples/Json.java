@@ -1,16 +1,16 @@
-package dev.extproc.callout.samples.jwtauth;
+package dev.extproc.callout.samples;
 
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
-/** Renders a decoded JWT claim as header text: strings as they are, anything else as JSON. */
-final class Json {
+/** Minimal JSON writing for the samples: JWT claims as header text, log lines. */
+public final class Json {
 
   private Json() {}
 
-  /** Returns {@code value} as header text. */
-  static String text(@Nullable Object value) {
+  /** Returns {@code value} as text: a string as it is, anything else as JSON. */
+  public static String text(@Nullable Object value) {
     return value instanceof String s ? s : write(value, new StringBuilder()).toString();
   }
 
@@ -41,7 +41,8 @@ final class Json {
     return quote(value.toString(), out);
   }
 
-  private static StringBuilder quote(String s, StringBuilder out) {
+  /** Appends {@code s} to {@code out} as a JSON string, quoted and escaped. */
+  public static StringBuilder quote(String s, StringBuilder out) {
     out.append('"');
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
