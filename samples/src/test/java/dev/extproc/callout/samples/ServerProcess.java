@@ -67,6 +67,17 @@ final class ServerProcess implements AutoCloseable {
         builder.redirectErrorStream(true).redirectOutput(log.toFile()).start(), log);
   }
 
+  /**
+   * Starts {@code builder}'s command with its standard output alone in {@code log} (what the server
+   * logs), and standard error, where the JVM itself writes its warnings, beside it.
+   */
+  static ServerProcess startWithStderrApart(ProcessBuilder builder, Path log) throws IOException {
+    System.out.println("starting " + builder.command());
+    Path stderr = log.resolveSibling(log.getFileName() + ".stderr");
+    return new ServerProcess(
+        builder.redirectOutput(log.toFile()).redirectError(stderr.toFile()).start(), log);
+  }
+
   /** What the process printed so far. */
   String output() throws IOException {
     return Files.readString(log, StandardCharsets.UTF_8);
