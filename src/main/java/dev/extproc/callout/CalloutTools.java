@@ -233,13 +233,17 @@ public final class CalloutTools {
     checkKey(key);
     for (HeaderValue header : headers.getHeadersList()) {
       if (header.getKey().equals(key)) {
-        return Optional.of(valueOf(header));
+        return Optional.of(headerValue(header));
       }
     }
     return Optional.empty();
   }
 
-  private static String valueOf(HeaderValue header) {
+  /**
+   * Returns one header's value decoded as UTF-8 from {@code raw_value}, or {@code value} when
+   * {@code raw_value} is empty (old proxies).
+   */
+  public static String headerValue(HeaderValue header) {
     return header.getRawValue().isEmpty()
         ? header.getValue()
         : header.getRawValue().toString(StandardCharsets.UTF_8);
@@ -254,7 +258,7 @@ public final class CalloutTools {
   public static boolean headersContain(HttpHeaders headers, String key, String value) {
     requireNonNull(value, "value");
     for (HeaderValue header : headers.getHeaders().getHeadersList()) {
-      if (header.getKey().equals(checkKey(key)) && valueOf(header).equals(value)) {
+      if (header.getKey().equals(checkKey(key)) && headerValue(header).equals(value)) {
         return true;
       }
     }

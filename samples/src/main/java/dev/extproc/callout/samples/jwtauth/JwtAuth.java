@@ -127,9 +127,7 @@ public final class JwtAuth extends CalloutServer {
   private static String authorization(HttpHeaders headers) {
     for (HeaderValue header : headers.getHeaders().getHeadersList()) {
       if (header.getKey().toLowerCase(Locale.ROOT).equals("authorization")) {
-        return header.getRawValue().isEmpty()
-            ? header.getValue()
-            : header.getRawValue().toString(StandardCharsets.UTF_8);
+        return CalloutTools.headerValue(header);
       }
     }
     return "";
