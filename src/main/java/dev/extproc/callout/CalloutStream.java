@@ -1,5 +1,6 @@
 package dev.extproc.callout;
 
+import com.google.protobuf.Struct;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
@@ -212,6 +213,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     HttpBody chunk = requestDirection ? request.getRequestBody() : request.getResponseBody();
     body.markStarted();
     BodyTransformer transformer = ctx.bodyTransformer(requestDirection);
+    Struct metadata = null;
     if (transformer != null) {
       transformer.onChunk(chunk.getBody(), body);
       if (chunk.getEndOfStream()) {
@@ -226,7 +228,11 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       if (returned == null) {
         body.write(chunk.getBody());
       } else {
-        PhaseReply.of(phase, returned, ctx); // checks the reply's type
+        PhaseReply.checkResponseCase(phase, returned);
+        if (returned.hasDynamicMetadata()) {
+          PhaseReply.checkNamespaces(returned.getDynamicMetadata());
+          metadata = returned.getDynamicMetadata();
+        }
         BodyMutation mutation =
             (requestDirection ? returned.getRequestBody() : returned.getResponseBody())
                 .getResponse()
@@ -239,7 +245,11 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
         }
       }
     }
-    return body.withMetadata(ctx.dynamicMetadata(), body.drain(chunk.getEndOfStream()));
+    Struct attached = ctx.dynamicMetadata();
+    if (attached != null) {
+      metadata = metadata == null ? attached : PhaseReply.merge(metadata, attached);
+    }
+    return body.withMetadata(metadata, body.drain(chunk.getEndOfStream()));
   }
 
   private String hookName(Phase phase) {

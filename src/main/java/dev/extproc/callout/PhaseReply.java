@@ -92,7 +92,13 @@ final class PhaseReply {
     return extra == null ? base : base.toBuilder().putAllFields(extra.getFieldsMap()).build();
   }
 
-  private static void checkResponseCase(Phase phase, ProcessingResponse returned) {
+  /**
+   * Refuses a returned reply of another type than {@code phase} answers (or an immediate response
+   * where none is allowed, or one with a status outside 200..599).
+   *
+   * @throws IllegalStateException saying what was returned and what was expected
+   */
+  static void checkResponseCase(Phase phase, ProcessingResponse returned) {
     ResponseCase actual = returned.getResponseCase();
     if (actual == phase.responseCase()) {
       return;

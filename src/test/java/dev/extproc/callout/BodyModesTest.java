@@ -220,6 +220,29 @@ class BodyModesTest {
   }
 
   @Test
+  void fullDuplex_processReturnsMetadata_keptOnTheStreamedReply() {
+    com.google.protobuf.Struct metadata = CalloutTools.dynamicMetadata("my.ns", Map.of("k", "v"));
+    CalloutServer callout =
+        new CalloutServer() {
+          @Override
+          protected @Nullable ProcessingResponse process(
+              ProcessingRequest request, CalloutContext ctx) {
+            return request.hasRequestBody()
+                ? ProcessingResponse.newBuilder()
+                    .setRequestBody(CalloutTools.addBodyMutation("x"))
+                    .setDynamicMetadata(metadata)
+                    .build()
+                : null;
+          }
+        };
+    CalloutTester.Stream stream = tester(callout).newStream(FULL_DUPLEX);
+    stream.requestHeaders(headers(":path", "/"));
+
+    assertThat(stream.exchange(requestChunk("a", true)))
+        .isEqualTo(streamed(true, "x", true).toBuilder().setDynamicMetadata(metadata).build());
+  }
+
+  @Test
   void fullDuplex_bodyHook_repliesBecomeStreamedChunks() {
     CalloutServer callout =
         new CalloutServer() {
