@@ -63,6 +63,7 @@ public abstract class CalloutServer implements AutoCloseable {
   private final CalloutServerConfig config;
   private final boolean overridesProcess;
   private final MutationGuard guard;
+  private final HookWatchdog watchdog;
   private final AtomicLong streamIds = new AtomicLong();
   private final Object lock = new Object();
   private @Nullable Listeners listeners;
@@ -76,6 +77,7 @@ public abstract class CalloutServer implements AutoCloseable {
   /** Creates a callout with {@code config}. */
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
+    this.watchdog = new HookWatchdog(config.hookDeadline());
     this.overridesProcess = declaresProcess(getClass());
     this.guard =
         new MutationGuard(
@@ -268,6 +270,7 @@ public abstract class CalloutServer implements AutoCloseable {
     if (running != null) {
       running.close(config.shutdownGracePeriod());
     }
+    watchdog.close();
   }
 
   /**
@@ -333,6 +336,10 @@ public abstract class CalloutServer implements AutoCloseable {
 
   MutationGuard guard() {
     return guard;
+  }
+
+  HookWatchdog watchdog() {
+    return watchdog;
   }
 
   boolean overridesProcess() {

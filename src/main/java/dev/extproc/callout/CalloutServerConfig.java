@@ -67,6 +67,14 @@ public final class CalloutServerConfig {
    */
   public static final Duration DEFAULT_PERMIT_KEEPALIVE_TIME = Duration.ofSeconds(5);
 
+  /**
+   * Default longest a hook may run for one message: 10 s, the longest message timeout Service
+   * Extensions accepts, so the deadline never ends a stream that a load balancer with a default or
+   * longer timeout would still wait for, while a hook that blocks forever still gives its thread
+   * back. Set it just below the load balancer's message timeout for an earlier, clearer failure.
+   */
+  public static final Duration DEFAULT_HOOK_DEADLINE = Duration.ofSeconds(10);
+
   /** Default time in-flight streams get to finish after {@link CalloutServer#close()}: 30 s. */
   public static final Duration DEFAULT_SHUTDOWN_GRACE_PERIOD = Duration.ofSeconds(30);
 
@@ -109,6 +117,7 @@ public final class CalloutServerConfig {
   private final Set<String> allowedMutationHeaders;
   private final HookExecutor hookExecutor;
   private final int hookThreads;
+  private final Duration hookDeadline;
   private final Duration shutdownGracePeriod;
 
   private CalloutServerConfig(Builder b) {
@@ -132,6 +141,7 @@ public final class CalloutServerConfig {
     this.allowedMutationHeaders = Set.copyOf(b.allowedMutationHeaders);
     this.hookExecutor = b.hookExecutor;
     this.hookThreads = b.hookThreads;
+    this.hookDeadline = b.hookDeadline;
     this.shutdownGracePeriod = b.shutdownGracePeriod;
   }
 
@@ -286,6 +296,14 @@ public final class CalloutServerConfig {
     return hookThreads;
   }
 
+  /**
+   * How long a hook may run for one message before its stream ends with {@code DEADLINE_EXCEEDED}
+   * and its thread is interrupted; {@link Duration#ZERO} for no limit.
+   */
+  public Duration hookDeadline() {
+    return hookDeadline;
+  }
+
   /** How long in-flight streams may run on after {@link CalloutServer#close()} begins. */
   public Duration shutdownGracePeriod() {
     return shutdownGracePeriod;
@@ -330,6 +348,8 @@ public final class CalloutServerConfig {
         + hookExecutor
         + ", hookThreads="
         + hookThreads
+        + ", hookDeadline="
+        + hookDeadline
         + ", shutdownGracePeriod="
         + shutdownGracePeriod
         + "}";
@@ -391,6 +411,7 @@ public final class CalloutServerConfig {
     private final Set<String> allowedMutationHeaders = new LinkedHashSet<>();
     private HookExecutor hookExecutor = HookExecutor.POOL;
     private int hookThreads = DEFAULT_HOOK_THREADS;
+    private Duration hookDeadline = DEFAULT_HOOK_DEADLINE;
     private Duration shutdownGracePeriod = DEFAULT_SHUTDOWN_GRACE_PERIOD;
 
     private Builder() {}
@@ -416,6 +437,7 @@ public final class CalloutServerConfig {
       allowedMutationHeaders.addAll(c.allowedMutationHeaders);
       hookExecutor = c.hookExecutor;
       hookThreads = c.hookThreads;
+      hookDeadline = c.hookDeadline;
       shutdownGracePeriod = c.shutdownGracePeriod;
     }
 
@@ -606,6 +628,18 @@ public final class CalloutServerConfig {
     public Builder hookThreads(int threads) {
       checkArgument(threads > 0, "hookThreads: %s (expected: > 0)", threads);
       hookThreads = threads;
+      return this;
+    }
+
+    /**
+     * Sets how long a hook may run for one message (default 10 s; {@link Duration#ZERO}: no limit).
+     * Past it the stream ends with {@code DEADLINE_EXCEEDED}, the hook's thread is interrupted and
+     * whatever the hook returns later is dropped.
+     */
+    @CanIgnoreReturnValue
+    public Builder hookDeadline(Duration deadline) {
+      checkArgument(!deadline.isNegative(), "hookDeadline: %s (expected: >= 0)", deadline);
+      hookDeadline = deadline;
       return this;
     }
 

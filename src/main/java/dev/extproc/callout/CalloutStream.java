@@ -10,6 +10,9 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -19,11 +22,29 @@ import org.slf4j.LoggerFactory;
 /**
  * One ext_proc stream: runs the hooks for each message and enforces the protocol whatever they do.
  *
- * <p>gRPC delivers a call's callbacks one at a time, so the fields need no locking; {@code closed}
- * is volatile only because a cancel may be observed from the transport.
+ * <p>gRPC delivers a call's callbacks one at a time, so most fields need no locking. The exception
+ * is the {@link HookWatchdog}: it may end the stream while a hook runs (deadline) or interrupt a
+ * cancelled stream's hook. The {@code hook} word (a generation counter and a state) decides, by
+ * compare-and-set, whether the hook's return or the watchdog wins; the watchdog then acts under
+ * {@code lock}, which the hook thread takes before it goes on.
  */
 final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
   private static final Logger logger = LoggerFactory.getLogger(CalloutStream.class);
+
+  private static final long IDLE = 0;
+  private static final long RUNNING = 1;
+  private static final long TIMED_OUT = 2;
+  private static final long INTERRUPTED = 3;
+  private static final long STATE_MASK = 3;
+  private static final VarHandle HOOK;
+
+  static {
+    try {
+      HOOK = MethodHandles.lookup().findVarHandle(CalloutStream.class, "hook", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   private final CalloutServer callout;
   private final ServerCall<ProcessingRequest, ProcessingResponse> call;
@@ -35,6 +56,14 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
   private @Nullable FullDuplexBody requestBody;
   private @Nullable FullDuplexBody responseBody;
   private volatile boolean closed;
+  private final Object lock = new Object();
+
+  /** (generation << 2) | state of the hook for the current message. */
+  private volatile long hook;
+
+  private volatile long hookStartNanos;
+  private volatile @Nullable Thread hookThread;
+  private @Nullable Phase hookPhase;
 
   CalloutStream(
       CalloutServer callout,
@@ -49,6 +78,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
   /** Runs {@code onStreamStart} and asks for the first message. */
   void start() {
     logger.debug("[{}] stream opened by {}", ctx.streamId(), ctx.peerAddress().orElse(null));
+    callout.watchdog().watch(this);
     try {
       callout.onStreamStart(ctx);
     } catch (StatusRuntimeException e) {
@@ -104,19 +134,32 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     }
     logger.debug("[{}] {} received", ctx.streamId(), phase.wireName());
     ctx.enter(request, phase);
-    List<ProcessingResponse> replies;
+    List<ProcessingResponse> replies = List.of();
+    RuntimeException failure = null;
+    long ticket = beginHook(phase);
+    boolean inTime;
     try {
       replies = guarded(phase, respond(phase, request));
-    } catch (StatusRuntimeException e) {
+    } catch (RuntimeException e) {
+      failure = e;
+    } finally {
+      ctx.exit();
+      inTime = endHook(ticket);
+    }
+    if (!inTime) {
+      logger.debug(
+          "[{}] {} returned after the watchdog ended it", ctx.streamId(), phase.hookName());
+      return;
+    }
+    if (failure instanceof StatusRuntimeException e) {
       logger.debug(
           "[{}] {} ended the stream with {}", ctx.streamId(), hookName(phase), e.getStatus());
       close(e.getStatus(), e.getTrailers());
       return;
-    } catch (RuntimeException e) {
-      fail(hookName(phase), e);
+    }
+    if (failure != null) {
+      fail(hookName(phase), failure);
       return;
-    } finally {
-      ctx.exit();
     }
     if (ctx.isCancelled()) {
       // Envoy reset the stream while the hook ran; the listener hears of it only after this.
@@ -256,10 +299,86 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     return callout.overridesProcess() ? "process (" + phase.wireName() + ")" : phase.hookName();
   }
 
+  /** Marks the hook of {@code phase} as running; returns the ticket {@link #endHook} needs. */
+  private long beginHook(Phase phase) {
+    hookPhase = phase;
+    hookThread = Thread.currentThread();
+    hookStartNanos = System.nanoTime();
+    long ticket = (((hook >>> 2) + 1) << 2) | RUNNING;
+    hook = ticket;
+    return ticket;
+  }
+
+  /**
+   * Marks the hook as returned; false when the watchdog got there first (the stream is closed or
+   * cancelled and the hook's result must be dropped). Clears an interrupt the watchdog sent.
+   */
+  private boolean endHook(long ticket) {
+    if (HOOK.compareAndSet(this, ticket, (ticket & ~STATE_MASK) | IDLE)) {
+      return true;
+    }
+    synchronized (lock) {
+      // The watchdog has finished with this stream: the interrupt was meant for the hook alone.
+      boolean interrupted = Thread.interrupted();
+      logger.debug("[{}] hook thread interrupted: {}", ctx.streamId(), interrupted);
+    }
+    return false;
+  }
+
+  /**
+   * Called by the {@link HookWatchdog} on its own thread: ends the stream with {@code
+   * DEADLINE_EXCEEDED} when the running hook has overrun {@code deadlineNanos} (if not 0), and
+   * interrupts the hook of a cancelled stream.
+   */
+  void checkHook(long now, long deadlineNanos) {
+    long ticket = hook;
+    if ((ticket & STATE_MASK) != RUNNING) {
+      return;
+    }
+    boolean late = deadlineNanos != 0 && now - hookStartNanos > deadlineNanos;
+    if (!late && !ctx.isCancelled()) {
+      return;
+    }
+    synchronized (lock) {
+      if (!HOOK.compareAndSet(
+          this, ticket, (ticket & ~STATE_MASK) | (late ? TIMED_OUT : INTERRUPTED))) {
+        return;
+      }
+      Thread thread = hookThread;
+      Phase phase = hookPhase;
+      String hook = phase == null ? "hook" : hookName(phase);
+      if (late) {
+        Duration deadline = Duration.ofNanos(deadlineNanos);
+        Throwable where = new Throwable(hook + " stack when its deadline passed");
+        if (thread != null) {
+          where.setStackTrace(thread.getStackTrace());
+        }
+        logger.warn(
+            "[{}] {} did not return within {}; ending the stream with DEADLINE_EXCEEDED",
+            ctx.streamId(),
+            hook,
+            deadline,
+            where);
+        close(
+            Status.DEADLINE_EXCEEDED.withDescription(
+                hook + " did not return within " + deadline + " (--hook-deadline)"),
+            new Metadata());
+      } else {
+        logger.debug("[{}] cancelled while {} ran: interrupting it", ctx.streamId(), hook);
+      }
+      if (thread != null) {
+        thread.interrupt();
+      }
+    }
+  }
+
   /** Sends a message outside the one-reply-per-message order (override_message_timeout). */
   private void sendStandalone(ProcessingResponse message) {
-    if (!closed && !ctx.isCancelled()) {
-      send(message);
+    // The hook is running, so the watchdog may be closing the call at this moment.
+    synchronized (lock) {
+      if (!closed && !ctx.isCancelled()) {
+        send(message);
+      }
     }
   }
 
@@ -308,6 +427,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       return;
     }
     ended = true;
+    callout.watchdog().unwatch(this);
     try {
       callout.onStreamEnd(ctx, status);
     } catch (RuntimeException e) {

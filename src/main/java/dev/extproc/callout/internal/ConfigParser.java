@@ -185,6 +185,12 @@ public final class ConfigParser {
               String.valueOf(CalloutServerConfig.DEFAULT_HOOK_THREADS),
               (b, v) -> b.hookThreads(parseInt(v))),
           new Option(
+              "--hook-deadline",
+              "DURATION",
+              "longest a hook may run for one message (0: no limit)",
+              "10s",
+              (b, v) -> b.hookDeadline(Durations.parse(v))),
+          new Option(
               "--shutdown-grace-period",
               "DURATION",
               "time in-flight streams get to finish on shutdown",

@@ -11,7 +11,7 @@ public final class Durations {
 
   /**
    * Parses {@code N} followed by {@code ms}, {@code s}, {@code m} or {@code h}, or an ISO-8601
-   * duration such as {@code PT30S}.
+   * duration such as {@code PT30S}; a bare {@code 0} is zero.
    *
    * @throws IllegalArgumentException for anything else, or a negative duration
    */
@@ -19,7 +19,9 @@ public final class Durations {
     String v = text.trim().toLowerCase(Locale.ROOT);
     Duration result;
     try {
-      if (v.startsWith("pt") || v.startsWith("p")) {
+      if (v.equals("0")) {
+        result = Duration.ZERO;
+      } else if (v.startsWith("pt") || v.startsWith("p")) {
         result = Duration.parse(v.toUpperCase(Locale.ROOT));
       } else if (v.endsWith("ms")) {
         result = Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));

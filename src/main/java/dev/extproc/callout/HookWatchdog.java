@@ -1,0 +1,90 @@
+package dev.extproc.callout;
+
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Ends streams whose hook overruns {@link CalloutServerConfig#hookDeadline()} and interrupts hooks
+ * whose stream was cancelled, so neither holds a thread forever.
+ *
+ * <p>One daemon thread, started with the first stream, looks at every open stream each tick (a
+ * twentieth of the deadline, between 1 ms and 100 ms). A hook therefore costs nothing extra per
+ * message beyond a clock read and two volatile writes, and a deadline fires at most one tick late.
+ */
+final class HookWatchdog implements AutoCloseable {
+
+  private static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+  private static final long MAX_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+  private final long deadlineNanos;
+  private final long tickNanos;
+  private final Set<CalloutStream> streams = ConcurrentHashMap.newKeySet();
+  private final Object lock = new Object();
+  private @Nullable Thread thread;
+  private volatile boolean started;
+  private volatile boolean closed;
+
+  HookWatchdog(Duration deadline) {
+    this.deadlineNanos = deadline.toNanos();
+    this.tickNanos =
+        deadlineNanos == 0
+            ? MAX_TICK_NANOS
+            : Math.max(MIN_TICK_NANOS, Math.min(MAX_TICK_NANOS, deadlineNanos / 20));
+  }
+
+  /** The per-message deadline in nanoseconds; 0 for none. */
+  long deadlineNanos() {
+    return deadlineNanos;
+  }
+
+  void watch(CalloutStream stream) {
+    streams.add(stream);
+    if (!started) {
+      startThread();
+    }
+  }
+
+  void unwatch(CalloutStream stream) {
+    streams.remove(stream);
+  }
+
+  private void startThread() {
+    synchronized (lock) {
+      if (started || closed) {
+        return;
+      }
+      Thread t = new Thread(this::run, "callout-hook-watchdog");
+      t.setDaemon(true);
+      t.start();
+      thread = t;
+      started = true;
+    }
+  }
+
+  private void run() {
+    while (!closed) {
+      LockSupport.parkNanos(this, tickNanos);
+      long now = System.nanoTime();
+      for (CalloutStream stream : streams) {
+        stream.checkHook(now, deadlineNanos);
+      }
+    }
+  }
+
+  /** Stops the watchdog thread; streams still open are no longer watched. */
+  @Override
+  public void close() {
+    Thread t;
+    synchronized (lock) {
+      closed = true;
+      t = thread;
+    }
+    if (t != null) {
+      LockSupport.unpark(t);
+    }
+  }
+}
