@@ -3,6 +3,7 @@ package dev.extproc.callout;
 import static java.util.Objects.requireNonNull;
 
 import dev.extproc.callout.internal.CommandLine;
+import dev.extproc.callout.internal.HookExecutors;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
@@ -19,6 +20,8 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -62,12 +65,16 @@ public abstract class CalloutServer implements AutoCloseable {
 
   private final CalloutServerConfig config;
   private final boolean overridesProcess;
+  private final boolean overridesStreamStart;
+  private final boolean overridesStreamEnd;
   private final MutationGuard guard;
   private final HookWatchdog watchdog;
   private final AtomicLong streamIds = new AtomicLong();
   private final Object lock = new Object();
   private @Nullable Listeners listeners;
   private boolean closed;
+  private boolean hookExecutorCreated;
+  private @Nullable ExecutorService hookExecutor;
 
   /** Creates a callout with the default configuration. */
   protected CalloutServer() {
@@ -78,7 +85,11 @@ public abstract class CalloutServer implements AutoCloseable {
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
     this.watchdog = new HookWatchdog(config.hookDeadline());
-    this.overridesProcess = declaresProcess(getClass());
+    this.overridesProcess =
+        declares(getClass(), "process", ProcessingRequest.class, CalloutContext.class);
+    this.overridesStreamStart = declares(getClass(), "onStreamStart", CalloutContext.class);
+    this.overridesStreamEnd =
+        declares(getClass(), "onStreamEnd", CalloutContext.class, Status.class);
     this.guard =
         new MutationGuard(
             config.mutationPolicy(), config.mutationProfile(), config.allowedMutationHeaders());
@@ -221,6 +232,7 @@ public abstract class CalloutServer implements AutoCloseable {
    * callout's hooks, to add to a gRPC server you run yourself (or an in-process test server).
    */
   public final ServerServiceDefinition service() {
+    Executor executor = hookExecutor();
     return ServerServiceDefinition.builder(ExternalProcessorGrpc.getServiceDescriptor())
         .addMethod(
             ExternalProcessorGrpc.getProcessMethod(),
@@ -230,11 +242,27 @@ public abstract class CalloutServer implements AutoCloseable {
                       streamIds.incrementAndGet(),
                       call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
                       io.grpc.Context.current());
-              CalloutStream stream = new CalloutStream(this, call, ctx);
+              CalloutStream stream = new CalloutStream(this, call, ctx, executor);
               stream.start();
               return stream;
             })
         .build();
+  }
+
+  /**
+   * The executor hooks run on, created on first use as the configuration says; {@code null} when
+   * hooks run inline on the thread that delivers the message.
+   *
+   * @throws IllegalStateException for virtual threads on a JDK without them
+   */
+  private @Nullable Executor hookExecutor() {
+    synchronized (lock) {
+      if (!hookExecutorCreated) {
+        hookExecutor = HookExecutors.create(config);
+        hookExecutorCreated = true;
+      }
+      return hookExecutor;
+    }
   }
 
   /**
@@ -271,6 +299,14 @@ public abstract class CalloutServer implements AutoCloseable {
       running.close(config.shutdownGracePeriod());
     }
     watchdog.close();
+    ExecutorService executor;
+    synchronized (lock) {
+      executor = hookExecutor;
+    }
+    if (executor != null) {
+      // The listeners have stopped, so every stream has ended: interrupt hooks still running.
+      executor.shutdownNow();
+    }
   }
 
   /**
@@ -346,13 +382,20 @@ public abstract class CalloutServer implements AutoCloseable {
     return overridesProcess;
   }
 
-  private static boolean declaresProcess(Class<?> type) {
+  boolean overridesStreamStart() {
+    return overridesStreamStart;
+  }
+
+  boolean overridesStreamEnd() {
+    return overridesStreamEnd;
+  }
+
+  /** Whether a subclass between {@code type} and this class declares the given method. */
+  private static boolean declares(Class<?> type, String name, Class<?>... parameterTypes) {
     for (Class<?> c = type; c != null && c != CalloutServer.class; c = c.getSuperclass()) {
       for (java.lang.reflect.Method method : c.getDeclaredMethods()) {
-        if (method.getName().equals("process")
-            && java.util.Arrays.equals(
-                method.getParameterTypes(),
-                new Class<?>[] {ProcessingRequest.class, CalloutContext.class})) {
+        if (method.getName().equals(name)
+            && java.util.Arrays.equals(method.getParameterTypes(), parameterTypes)) {
           return true;
         }
       }

@@ -13,8 +13,11 @@ import io.grpc.StatusRuntimeException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,6 +59,22 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
   private @Nullable FullDuplexBody requestBody;
   private @Nullable FullDuplexBody responseBody;
   private volatile boolean closed;
+  private final @Nullable Executor hookExecutor;
+
+  /** Events that are not messages. */
+  private enum Signal {
+    START,
+    HALF_CLOSE,
+    CANCEL
+  }
+
+  private final Object queueLock = new Object();
+  private @Nullable ArrayDeque<Object> pending; // guarded by queueLock
+  private boolean draining; // guarded by queueLock: this stream has a task on the hook executor
+  private int unfinished; // guarded by queueLock: messages delivered and not yet processed
+  private boolean owed; // guarded by queueLock: a request(1) held back by flow control
+
+  /** Taken by the watchdog when it acts, and by the hook thread that lost the race to it. */
   private final Object lock = new Object();
 
   /** (generation << 2) | state of the hook for the current message. */
@@ -68,31 +87,145 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
   CalloutStream(
       CalloutServer callout,
       ServerCall<ProcessingRequest, ProcessingResponse> call,
-      CalloutContext ctx) {
+      CalloutContext ctx,
+      @Nullable Executor hookExecutor) {
     this.callout = callout;
     this.call = call;
     this.ctx = ctx;
+    this.hookExecutor = hookExecutor;
     ctx.standaloneSender(this::sendStandalone);
   }
 
-  /** Runs {@code onStreamStart} and asks for the first message. */
+  // ---- Event delivery ----
+  //
+  // gRPC calls the listener methods below on the network thread (the server uses a direct
+  // executor). Work that runs user code (a hook; onStreamStart/onStreamEnd when overridden) goes to
+  // the hook executor, one task at a time per stream, in arrival order; everything else runs on
+  // the spot when nothing is queued. Handing a message to another thread and back is the main cost
+  // of a callout, so this keeps it to the one hand-off per message that a blocking hook needs.
+
+  /** Asks for the first message and runs {@code onStreamStart}. */
   void start() {
     logger.debug("[{}] stream opened by {}", ctx.streamId(), ctx.peerAddress().orElse(null));
     callout.watchdog().watch(this);
-    try {
-      callout.onStreamStart(ctx);
-    } catch (StatusRuntimeException e) {
-      close(e.getStatus(), e.getTrailers());
-      return;
-    } catch (RuntimeException e) {
-      fail("onStreamStart", e);
-      return;
-    }
     call.request(1);
+    submit(Signal.START, callout.overridesStreamStart());
   }
 
   @Override
   public void onMessage(ProcessingRequest request) {
+    if (closed) {
+      return;
+    }
+    // One message may wait while another is processed; past that, flow control holds the client.
+    boolean requestNow;
+    synchronized (queueLock) {
+      requestNow = ++unfinished < 2;
+      owed |= !requestNow;
+    }
+    if (requestNow) {
+      call.request(1);
+    }
+    submit(request, true);
+  }
+
+  @Override
+  public void onHalfClose() {
+    submit(Signal.HALF_CLOSE, callout.overridesStreamEnd());
+  }
+
+  @Override
+  public void onCancel() {
+    // Set at once, so the reply of a hook running now is dropped.
+    closed = true;
+    submit(Signal.CANCEL, callout.overridesStreamEnd());
+  }
+
+  /** Processes {@code event} here, or on the hook executor when {@code userCode} runs. */
+  private void submit(Object event, boolean userCode) {
+    Executor executor = userCode ? hookExecutor : null;
+    synchronized (queueLock) {
+      if (draining) {
+        if (pending == null) {
+          pending = new ArrayDeque<>(4);
+        }
+        pending.add(event);
+        return;
+      }
+      draining = executor != null;
+    }
+    if (executor == null) {
+      process(event);
+      return;
+    }
+    try {
+      executor.execute(() -> drain(event));
+    } catch (RejectedExecutionException e) {
+      synchronized (queueLock) {
+        draining = false;
+        pending = null;
+      }
+      close(Status.UNAVAILABLE.withDescription("the server is shutting down"), null);
+    }
+  }
+
+  /** On the hook executor: processes {@code first}, then whatever arrived meanwhile. */
+  private void drain(Object first) {
+    Object event = first;
+    while (true) {
+      process(event);
+      synchronized (queueLock) {
+        event = pending == null ? null : pending.poll();
+        if (event == null) {
+          draining = false;
+          return;
+        }
+      }
+    }
+  }
+
+  private void process(Object event) {
+    if (event instanceof ProcessingRequest request) {
+      try {
+        message(request);
+      } finally {
+        messageDone();
+      }
+    } else if (event == Signal.START) {
+      runStart();
+    } else if (event == Signal.HALF_CLOSE) {
+      logger.debug("[{}] half-closed by the client", ctx.streamId());
+      close(Status.OK, null);
+    } else {
+      logger.debug("[{}] cancelled by the client", ctx.streamId());
+      end(Status.CANCELLED);
+    }
+  }
+
+  /** A message is done: asks for the one held back, if any. */
+  private void messageDone() {
+    boolean requestNow;
+    synchronized (queueLock) {
+      unfinished--;
+      requestNow = owed;
+      owed = false;
+    }
+    if (requestNow && !closed) {
+      call.request(1);
+    }
+  }
+
+  private void runStart() {
+    try {
+      callout.onStreamStart(ctx);
+    } catch (StatusRuntimeException e) {
+      close(e.getStatus(), e.getTrailers());
+    } catch (RuntimeException e) {
+      fail("onStreamStart", e);
+    }
+  }
+
+  private void message(ProcessingRequest request) {
     if (closed) {
       return;
     }
@@ -112,13 +245,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
           new Metadata());
       return;
     }
-    try {
-      handle(request);
-    } finally {
-      if (!closed) {
-        call.request(1);
-      }
-    }
+    handle(request);
   }
 
   private void handle(ProcessingRequest request) {
@@ -135,12 +262,14 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     logger.debug("[{}] {} received", ctx.streamId(), phase.wireName());
     ctx.enter(request, phase);
     List<ProcessingResponse> replies = List.of();
-    RuntimeException failure = null;
+    Throwable failure = null;
     long ticket = beginHook(phase);
     boolean inTime;
     try {
       replies = guarded(phase, respond(phase, request));
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      // An Error (StackOverflowError, a failed class initialiser...) fails the stream like an
+      // exception: left to propagate, it would leave the stream without an answer.
       failure = e;
     } finally {
       ctx.exit();
@@ -390,25 +519,9 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     call.sendMessage(response);
   }
 
-  private void fail(String hook, RuntimeException e) {
+  private void fail(String hook, Throwable e) {
     logger.warn("[{}] {} failed; ending the stream with INTERNAL", ctx.streamId(), hook, e);
     close(Status.INTERNAL.withDescription(hook + " failed: " + e).withCause(e), new Metadata());
-  }
-
-  @Override
-  public void onHalfClose() {
-    logger.debug("[{}] half-closed by the client", ctx.streamId());
-    close(Status.OK, new Metadata());
-  }
-
-  @Override
-  public void onCancel() {
-    if (closed) {
-      return;
-    }
-    closed = true;
-    logger.debug("[{}] cancelled by the client", ctx.streamId());
-    end(Status.CANCELLED);
   }
 
   private void close(Status status, @Nullable Metadata trailers) {

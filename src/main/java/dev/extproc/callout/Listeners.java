@@ -2,7 +2,6 @@ package dev.extproc.callout;
 
 import dev.extproc.callout.internal.CertificateReloader;
 import dev.extproc.callout.internal.HealthHttpServer;
-import dev.extproc.callout.internal.HookExecutors;
 import dev.extproc.callout.internal.TlsMaterial;
 import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.grpc.InsecureServerCredentials;
@@ -23,7 +22,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManager;
@@ -44,7 +42,6 @@ final class Listeners {
   private final @Nullable Server secure;
   private final @Nullable HealthHttpServer health;
   private final HealthStatusManager grpcHealth;
-  private final @Nullable ExecutorService hookExecutor;
   private final @Nullable CertificateReloader reloader;
   private final CountDownLatch terminated = new CountDownLatch(1);
   private volatile boolean serving = true;
@@ -55,13 +52,11 @@ final class Listeners {
       @Nullable Server secure,
       @Nullable HealthHttpServer health,
       HealthStatusManager grpcHealth,
-      @Nullable ExecutorService hookExecutor,
       @Nullable CertificateReloader reloader) {
     this.plaintext = plaintext;
     this.secure = secure;
     this.health = health;
     this.grpcHealth = grpcHealth;
-    this.hookExecutor = hookExecutor;
     this.reloader = reloader;
   }
 
@@ -74,15 +69,13 @@ final class Listeners {
   /** Binds every enabled listener or none; see {@link CalloutServer#start()}. */
   static Listeners start(CalloutServerConfig config, ServerServiceDefinition service)
       throws IOException {
-    ExecutorService executor = HookExecutors.create(config);
     HealthStatusManager grpcHealth = new HealthStatusManager();
     grpcHealth.setStatus(ExternalProcessorGrpc.SERVICE_NAME, ServingStatus.SERVING);
 
     // TLS set-up (key material, SSL engine) is the slowest part of start-up: it runs on its own
     // thread while the plaintext listener binds.
     FutureTask<@Nullable Secure> secureStart =
-        new FutureTask<>(
-            () -> needsTls(config) ? startSecure(config, service, grpcHealth, executor) : null);
+        new FutureTask<>(() -> needsTls(config) ? startSecure(config, service, grpcHealth) : null);
     new Thread(secureStart, "callout-tls-start").start();
 
     Server plaintext = null;
@@ -98,8 +91,7 @@ final class Listeners {
                 InsecureServerCredentials.create(),
                 config,
                 service,
-                grpcHealth,
-                executor);
+                grpcHealth);
       }
       secure = await(secureStart);
       if (config.healthCheckAddress().isPresent()) {
@@ -127,9 +119,6 @@ final class Listeners {
           late.reloader().close();
         }
       }
-      if (executor != null) {
-        executor.shutdownNow();
-      }
       throw e;
     }
     self[0] =
@@ -138,7 +127,6 @@ final class Listeners {
             secure == null ? null : secure.server(),
             health,
             grpcHealth,
-            executor,
             secure == null ? null : secure.reloader());
     logBound("plaintext gRPC (h2c)", config.plaintextAddress(), self[0].plaintextAddress());
     logBound("TLS gRPC", config.secureAddress(), self[0].secureAddress());
@@ -154,10 +142,7 @@ final class Listeners {
   }
 
   private static Secure startSecure(
-      CalloutServerConfig config,
-      ServerServiceDefinition service,
-      HealthStatusManager grpcHealth,
-      @Nullable ExecutorService executor)
+      CalloutServerConfig config, ServerServiceDefinition service, HealthStatusManager grpcHealth)
       throws IOException {
     TlsMaterial tls = loadTls(config);
     CertificateReloader reloader = null;
@@ -188,8 +173,7 @@ final class Listeners {
             credentials.build(),
             config,
             service,
-            grpcHealth,
-            executor);
+            grpcHealth);
     return new Secure(List.of(keyManagers), reloader, server);
   }
 
@@ -255,8 +239,7 @@ final class Listeners {
       ServerCredentials credentials,
       CalloutServerConfig config,
       ServerServiceDefinition service,
-      HealthStatusManager grpcHealth,
-      @Nullable ExecutorService executor)
+      HealthStatusManager grpcHealth)
       throws IOException {
     InetSocketAddress address = resolve(name, configured);
     NettyServerBuilder builder =
@@ -268,11 +251,9 @@ final class Listeners {
             .addService(service)
             .addService(grpcHealth.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance());
-    if (executor == null) {
-      builder.directExecutor();
-    } else {
-      builder.executor(executor);
-    }
+    // The network thread delivers every callback; CalloutStream hands only the hooks to the hook
+    // executor, which saves a thread switch for each callback that runs no user code.
+    builder.directExecutor();
     try {
       return builder.build().start();
     } catch (IOException e) {
@@ -379,9 +360,6 @@ final class Listeners {
     }
     if (health != null) {
       health.stop();
-    }
-    if (hookExecutor != null) {
-      hookExecutor.shutdownNow();
     }
     if (reloader != null) {
       reloader.close();
