@@ -106,7 +106,9 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
 
   /** Asks for the first message and runs {@code onStreamStart}. */
   void start() {
-    logger.debug("[{}] stream opened by {}", ctx.streamId(), ctx.peerAddress().orElse(null));
+    if (logger.isDebugEnabled()) {
+      logger.debug("[{}] stream opened by {}", ctx.streamId(), ctx.peerAddress().orElse(null));
+    }
     callout.watchdog().watch(this);
     call.request(1);
     submit(Signal.START, callout.overridesStreamStart());
@@ -194,7 +196,9 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     } else if (event == Signal.START) {
       runStart();
     } else if (event == Signal.HALF_CLOSE) {
-      logger.debug("[{}] half-closed by the client", ctx.streamId());
+      if (logger.isDebugEnabled()) {
+        logger.debug("[{}] half-closed by the client", ctx.streamId());
+      }
       close(Status.OK, null);
     } else {
       logger.debug("[{}] cancelled by the client", ctx.streamId());
@@ -259,7 +263,10 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
           "[{}] {} after an immediate response: ignored", ctx.streamId(), phase.wireName());
       return;
     }
-    logger.debug("[{}] {} received", ctx.streamId(), phase.wireName());
+    if (logger.isDebugEnabled()) {
+      // Guarded: the stream id would be boxed for every message even with debug off.
+      logger.debug("[{}] {} received", ctx.streamId(), phase.wireName());
+    }
     ctx.enter(request, phase);
     List<ProcessingResponse> replies = List.of();
     Throwable failure = null;
