@@ -63,6 +63,7 @@ public abstract class CalloutServer implements AutoCloseable {
   private final CalloutServerConfig config;
   private final boolean overridesProcess;
   private final MutationGuard guard;
+  private final CalloutMetrics metrics;
   private final AtomicLong streamIds = new AtomicLong();
   private final Object lock = new Object();
   private @Nullable Listeners listeners;
@@ -80,6 +81,7 @@ public abstract class CalloutServer implements AutoCloseable {
     this.guard =
         new MutationGuard(
             config.mutationPolicy(), config.mutationProfile(), config.allowedMutationHeaders());
+    this.metrics = CalloutMetrics.create(config);
   }
 
   /**
@@ -248,7 +250,7 @@ public abstract class CalloutServer implements AutoCloseable {
       if (closed || listeners != null) {
         throw new IllegalStateException(closed ? "server is closed" : "server already started");
       }
-      listeners = Listeners.start(config, service());
+      listeners = Listeners.start(config, service(), metrics.registry());
     }
     return this;
   }
@@ -333,6 +335,10 @@ public abstract class CalloutServer implements AutoCloseable {
 
   MutationGuard guard() {
     return guard;
+  }
+
+  CalloutMetrics metrics() {
+    return metrics;
   }
 
   boolean overridesProcess() {

@@ -48,6 +48,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
 
   /** Runs {@code onStreamStart} and asks for the first message. */
   void start() {
+    callout.metrics().streamStarted();
     logger.debug("[{}] stream opened by {}", ctx.streamId(), ctx.peerAddress().orElse(null));
     try {
       callout.onStreamStart(ctx);
@@ -97,6 +98,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       logger.debug("[{}] message without a request case: no reply", ctx.streamId());
       return;
     }
+    callout.metrics().message(phase);
     if (immediateResponseSent) {
       logger.debug(
           "[{}] {} after an immediate response: ignored", ctx.streamId(), phase.wireName());
@@ -105,6 +107,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     logger.debug("[{}] {} received", ctx.streamId(), phase.wireName());
     ctx.enter(request, phase);
     List<ProcessingResponse> replies;
+    long started = callout.metrics().hookStarted();
     try {
       replies = guarded(phase, respond(phase, request));
     } catch (StatusRuntimeException e) {
@@ -116,6 +119,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       fail(hookName(phase), e);
       return;
     } finally {
+      callout.metrics().hookEnded(phase, started);
       ctx.exit();
     }
     if (ctx.isCancelled()) {
@@ -134,6 +138,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       send(reply);
       if (reply.hasImmediateResponse()) {
         immediateResponseSent = true;
+        callout.metrics().immediateResponse(phase);
         return;
       }
     }
@@ -308,6 +313,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       return;
     }
     ended = true;
+    callout.metrics().streamEnded(status.getCode());
     try {
       callout.onStreamEnd(ctx, status);
     } catch (RuntimeException e) {
