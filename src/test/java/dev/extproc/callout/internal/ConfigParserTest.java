@@ -203,6 +203,7 @@ class ConfigParserTest {
           "--disable-plaintext",
           "--combined-health-check",
           "--secure-health-check",
+          "--disable-metrics",
           "--cert-chain-path PATH",
           "--private-key-path PATH",
           "--client-ca-path PATH",
