@@ -69,6 +69,7 @@ public abstract class CalloutServer implements AutoCloseable {
   private final boolean overridesStreamEnd;
   private final MutationGuard guard;
   private final HookWatchdog watchdog;
+  private final CalloutMetrics metrics;
   private final AtomicLong streamIds = new AtomicLong();
   private final Object lock = new Object();
   private @Nullable Listeners listeners;
@@ -93,6 +94,7 @@ public abstract class CalloutServer implements AutoCloseable {
     this.guard =
         new MutationGuard(
             config.mutationPolicy(), config.mutationProfile(), config.allowedMutationHeaders());
+    this.metrics = CalloutMetrics.create(config);
   }
 
   /**
@@ -278,7 +280,7 @@ public abstract class CalloutServer implements AutoCloseable {
       if (closed || listeners != null) {
         throw new IllegalStateException(closed ? "server is closed" : "server already started");
       }
-      listeners = Listeners.start(config, service());
+      listeners = Listeners.start(config, service(), metrics.registry());
     }
     return this;
   }
@@ -376,6 +378,10 @@ public abstract class CalloutServer implements AutoCloseable {
 
   HookWatchdog watchdog() {
     return watchdog;
+  }
+
+  CalloutMetrics metrics() {
+    return metrics;
   }
 
   boolean overridesProcess() {

@@ -101,6 +101,7 @@ public final class CalloutServerConfig {
   private final @Nullable InetSocketAddress plaintextAddress;
   private final @Nullable InetSocketAddress healthCheckAddress;
   private final boolean secureHealthCheck;
+  private final boolean metricsEnabled;
   private final @Nullable Path certChainPath;
   private final @Nullable Path privateKeyPath;
   private final @Nullable Path clientCaPath;
@@ -125,6 +126,7 @@ public final class CalloutServerConfig {
     this.plaintextAddress = b.plaintextAddress;
     this.healthCheckAddress = b.healthCheckAddress;
     this.secureHealthCheck = b.secureHealthCheck;
+    this.metricsEnabled = b.metricsEnabled;
     this.certChainPath = b.certChainPath;
     this.privateKeyPath = b.privateKeyPath;
     this.clientCaPath = b.clientCaPath;
@@ -202,6 +204,14 @@ public final class CalloutServerConfig {
   /** Whether the health check listener speaks HTTPS (with the TLS listener's certificate). */
   public boolean isSecureHealthCheck() {
     return secureHealthCheck;
+  }
+
+  /**
+   * Whether the health check listener serves Prometheus metrics at {@code /metrics} (the default);
+   * in combined health check mode there is no such listener, so no metrics either.
+   */
+  public boolean isMetricsEnabled() {
+    return metricsEnabled;
   }
 
   /** The PEM certificate chain file; empty when bytes or an ephemeral certificate are used. */
@@ -320,6 +330,8 @@ public final class CalloutServerConfig {
         + (healthCheckAddress == null ? "combined" : show(healthCheckAddress))
         + ", secureHealthCheck="
         + secureHealthCheck
+        + ", metrics="
+        + metricsEnabled
         + ", certificate="
         + (certChainPath != null
             ? certChainPath + " + " + privateKeyPath
@@ -395,6 +407,7 @@ public final class CalloutServerConfig {
     private @Nullable InetSocketAddress healthCheckAddress =
         parseAddress(DEFAULT_HEALTH_CHECK_ADDRESS);
     private boolean secureHealthCheck;
+    private boolean metricsEnabled = true;
     private @Nullable Path certChainPath;
     private @Nullable Path privateKeyPath;
     private byte @Nullable [] certChainPem;
@@ -421,6 +434,7 @@ public final class CalloutServerConfig {
       plaintextAddress = c.plaintextAddress;
       healthCheckAddress = c.healthCheckAddress;
       secureHealthCheck = c.secureHealthCheck;
+      metricsEnabled = c.metricsEnabled;
       certChainPath = c.certChainPath;
       privateKeyPath = c.privateKeyPath;
       certChainPem = c.certChainPem;
@@ -496,6 +510,16 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder secureHealthCheck(boolean secure) {
       secureHealthCheck = secure;
+      return this;
+    }
+
+    /**
+     * Turns off Prometheus metrics: no {@code /metrics} on the health check listener (404) and no
+     * instrumentation of the streams.
+     */
+    @CanIgnoreReturnValue
+    public Builder disableMetrics() {
+      metricsEnabled = false;
       return this;
     }
 

@@ -106,6 +106,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
 
   /** Asks for the first message and runs {@code onStreamStart}. */
   void start() {
+    callout.metrics().streamStarted();
     if (logger.isDebugEnabled()) {
       logger.debug("[{}] stream opened by {}", ctx.streamId(), ctx.peerAddress().orElse(null));
     }
@@ -258,6 +259,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       logger.debug("[{}] message without a request case: no reply", ctx.streamId());
       return;
     }
+    callout.metrics().message(phase);
     if (immediateResponseSent) {
       logger.debug(
           "[{}] {} after an immediate response: ignored", ctx.streamId(), phase.wireName());
@@ -279,6 +281,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       // exception: left to propagate, it would leave the stream without an answer.
       failure = e;
     } finally {
+      callout.metrics().hookEnded(phase, hookStartNanos);
       ctx.exit();
       inTime = endHook(ticket);
     }
@@ -313,6 +316,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
       send(reply);
       if (reply.hasImmediateResponse()) {
         immediateResponseSent = true;
+        callout.metrics().immediateResponse(phase);
         return;
       }
     }
@@ -548,6 +552,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     }
     ended = true;
     callout.watchdog().unwatch(this);
+    callout.metrics().streamEnded(status.getCode());
     try {
       callout.onStreamEnd(ctx, status);
     } catch (RuntimeException e) {

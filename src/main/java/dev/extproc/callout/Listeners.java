@@ -13,6 +13,7 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -66,8 +67,14 @@ final class Listeners {
       @Nullable CertificateReloader reloader,
       @Nullable Server server) {}
 
-  /** Binds every enabled listener or none; see {@link CalloutServer#start()}. */
-  static Listeners start(CalloutServerConfig config, ServerServiceDefinition service)
+  /**
+   * Binds every enabled listener or none; see {@link CalloutServer#start()}. The health listener
+   * serves {@code metrics} at {@code /metrics} when given.
+   */
+  static Listeners start(
+      CalloutServerConfig config,
+      ServerServiceDefinition service,
+      @Nullable PrometheusRegistry metrics)
       throws IOException {
     HealthStatusManager grpcHealth = new HealthStatusManager();
     grpcHealth.setStatus(ExternalProcessorGrpc.SERVICE_NAME, ServingStatus.SERVING);
@@ -101,7 +108,9 @@ final class Listeners {
                 ? TlsMaterial.sslContext(secure.keyManagers().toArray(new KeyManager[0]))
                 : null;
         try {
-          health = HealthHttpServer.start(address, ssl, () -> self[0] != null && self[0].serving);
+          health =
+              HealthHttpServer.start(
+                  address, ssl, () -> self[0] != null && self[0].serving, metrics);
         } catch (IOException e) {
           throw bindFailure("health check", address, e);
         }

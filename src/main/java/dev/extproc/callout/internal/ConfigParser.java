@@ -96,6 +96,16 @@ public final class ConfigParser {
               "off",
               (b, v) -> b.secureHealthCheck(Boolean.parseBoolean(v))),
           new Option(
+              "--disable-metrics",
+              null,
+              "no Prometheus metrics at /metrics on the health listener",
+              "off",
+              (b, v) -> {
+                if (Boolean.parseBoolean(v)) {
+                  b.disableMetrics();
+                }
+              }),
+          new Option(
               CERT_CHAIN,
               "PATH",
               "PEM certificate chain for TLS",

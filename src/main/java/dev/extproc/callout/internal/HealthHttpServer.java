@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -17,7 +18,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The HTTP(S) health check listener: {@code GET} or {@code HEAD} on any path answers 200 while the
- * server is serving and 503 once it drains. Built on the JDK's own HTTP server.
+ * server is serving and 503 once it drains; {@code /metrics} serves Prometheus metrics when enabled
+ * (404 when not). Built on the JDK's own HTTP server.
  */
 public final class HealthHttpServer {
 
@@ -36,9 +38,13 @@ public final class HealthHttpServer {
    *
    * @param sslContext serves HTTPS when present
    * @param serving answers whether to report 200
+   * @param metrics served at {@code /metrics} when present
    */
   public static HealthHttpServer start(
-      InetSocketAddress address, @Nullable SSLContext sslContext, BooleanSupplier serving)
+      InetSocketAddress address,
+      @Nullable SSLContext sslContext,
+      BooleanSupplier serving,
+      @Nullable PrometheusRegistry metrics)
       throws IOException {
     HttpServer server;
     if (sslContext == null) {
@@ -59,6 +65,9 @@ public final class HealthHttpServer {
             });
     server.setExecutor(executor);
     server.createContext("/", exchange -> answer(exchange, serving.getAsBoolean()));
+    server.createContext(
+        MetricsHttpHandler.PATH,
+        metrics == null ? MetricsHttpHandler::notFound : new MetricsHttpHandler(metrics));
     server.start();
     return new HealthHttpServer(server, executor);
   }

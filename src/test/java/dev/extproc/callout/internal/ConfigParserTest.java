@@ -100,6 +100,13 @@ class ConfigParserTest {
     assertThat(config.healthCheckAddress()).isEmpty();
     assertThat(config.plaintextAddress()).isPresent();
     assertThat(parse(Map.of(), "--disable-plaintext").plaintextAddress()).isEmpty();
+    assertThat(config.isMetricsEnabled()).isTrue();
+    assertThat(parse(Map.of(), "--disable-metrics").isMetricsEnabled()).isFalse();
+    assertThat(parse(Map.of("CALLOUT_DISABLE_METRICS", "true")).isMetricsEnabled()).isFalse();
+    assertThat(
+            parse(Map.of("CALLOUT_DISABLE_METRICS", "true"), "--disable-metrics=false")
+                .isMetricsEnabled())
+        .isTrue();
   }
 
   @Test
@@ -196,6 +203,7 @@ class ConfigParserTest {
           "--disable-plaintext",
           "--combined-health-check",
           "--secure-health-check",
+          "--disable-metrics",
           "--cert-chain-path PATH",
           "--private-key-path PATH",
           "--client-ca-path PATH",
