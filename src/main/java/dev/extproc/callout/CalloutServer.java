@@ -64,6 +64,7 @@ public abstract class CalloutServer implements AutoCloseable {
   private final boolean overridesProcess;
   private final MutationGuard guard;
   private final AtomicLong streamIds = new AtomicLong();
+  private final StreamLimit streams;
   private final Object lock = new Object();
   private @Nullable Listeners listeners;
   private boolean closed;
@@ -77,6 +78,7 @@ public abstract class CalloutServer implements AutoCloseable {
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
     this.overridesProcess = declaresProcess(getClass());
+    this.streams = new StreamLimit(config.maxConcurrentStreams());
     this.guard =
         new MutationGuard(
             config.mutationPolicy(), config.mutationProfile(), config.allowedMutationHeaders());
@@ -222,16 +224,19 @@ public abstract class CalloutServer implements AutoCloseable {
     return ServerServiceDefinition.builder(ExternalProcessorGrpc.getServiceDescriptor())
         .addMethod(
             ExternalProcessorGrpc.getProcessMethod(),
-            (call, headers) -> {
-              CalloutContext ctx =
-                  new CalloutContext(
-                      streamIds.incrementAndGet(),
-                      call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
-                      io.grpc.Context.current());
-              CalloutStream stream = new CalloutStream(this, call, ctx);
-              stream.start();
-              return stream;
-            })
+            (call, headers) ->
+                streams.admit(
+                    call,
+                    () -> {
+                      CalloutContext ctx =
+                          new CalloutContext(
+                              streamIds.incrementAndGet(),
+                              call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
+                              io.grpc.Context.current());
+                      CalloutStream stream = new CalloutStream(this, call, ctx);
+                      stream.start();
+                      return stream;
+                    }))
         .build();
   }
 
@@ -329,6 +334,11 @@ public abstract class CalloutServer implements AutoCloseable {
     synchronized (lock) {
       return Optional.ofNullable(listeners);
     }
+  }
+
+  /** The ext_proc streams open now, across every listener of {@link #service()}. */
+  int openStreams() {
+    return streams.open();
   }
 
   MutationGuard guard() {
