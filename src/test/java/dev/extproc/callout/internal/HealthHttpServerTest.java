@@ -1,6 +1,7 @@
 package dev.extproc.callout.internal;
 
 import static com.google.common.truth.Truth.assertThat;
+import static java.util.Objects.requireNonNull;
 
 import dev.extproc.callout.ThreadCensus;
 import java.io.IOException;
@@ -14,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -24,7 +26,7 @@ class HealthHttpServerTest {
       "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
   private final List<Socket> sockets = new ArrayList<>();
-  private HealthHttpServer server;
+  private @Nullable HealthHttpServer server;
 
   @AfterEach
   void stop() throws IOException {
@@ -34,6 +36,10 @@ class HealthHttpServerTest {
     if (server != null) {
       server.stop();
     }
+  }
+
+  private InetSocketAddress address() {
+    return requireNonNull(server, "server").address();
   }
 
   private void start(Duration timeLimit, int maxExchanges) throws IOException {
@@ -47,7 +53,7 @@ class HealthHttpServerTest {
   }
 
   private Socket connect() throws IOException {
-    Socket socket = new Socket(server.address().getAddress(), server.address().getPort());
+    Socket socket = new Socket(address().getAddress(), address().getPort());
     sockets.add(socket);
     return socket;
   }
@@ -81,7 +87,7 @@ class HealthHttpServerTest {
   }
 
   private String get() throws IOException {
-    try (Socket socket = new Socket(server.address().getAddress(), server.address().getPort())) {
+    try (Socket socket = new Socket(address().getAddress(), address().getPort())) {
       socket.setSoTimeout(5000);
       OutputStream out = socket.getOutputStream();
       out.write(
