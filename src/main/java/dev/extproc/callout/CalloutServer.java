@@ -71,6 +71,7 @@ public abstract class CalloutServer implements AutoCloseable {
   private final HookWatchdog watchdog;
   private final CalloutMetrics metrics;
   private final AtomicLong streamIds = new AtomicLong();
+  private final StreamLimit streams;
   private final Object lock = new Object();
   private @Nullable Listeners listeners;
   private boolean closed;
@@ -86,6 +87,7 @@ public abstract class CalloutServer implements AutoCloseable {
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
     this.watchdog = new HookWatchdog(config.hookDeadline());
+    this.streams = new StreamLimit(config.maxConcurrentStreams());
     this.overridesProcess =
         declares(getClass(), "process", ProcessingRequest.class, CalloutContext.class);
     this.overridesStreamStart = declares(getClass(), "onStreamStart", CalloutContext.class);
@@ -238,16 +240,19 @@ public abstract class CalloutServer implements AutoCloseable {
     return ServerServiceDefinition.builder(ExternalProcessorGrpc.getServiceDescriptor())
         .addMethod(
             ExternalProcessorGrpc.getProcessMethod(),
-            (call, headers) -> {
-              CalloutContext ctx =
-                  new CalloutContext(
-                      streamIds.incrementAndGet(),
-                      call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
-                      io.grpc.Context.current());
-              CalloutStream stream = new CalloutStream(this, call, ctx, executor);
-              stream.start();
-              return stream;
-            })
+            (call, headers) ->
+                streams.admit(
+                    call,
+                    () -> {
+                      CalloutContext ctx =
+                          new CalloutContext(
+                              streamIds.incrementAndGet(),
+                              call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
+                              io.grpc.Context.current());
+                      CalloutStream stream = new CalloutStream(this, call, ctx, executor);
+                      stream.start();
+                      return stream;
+                    }))
         .build();
   }
 
@@ -370,6 +375,11 @@ public abstract class CalloutServer implements AutoCloseable {
     synchronized (lock) {
       return Optional.ofNullable(listeners);
     }
+  }
+
+  /** The ext_proc streams open now, across every listener of {@link #service()}. */
+  int openStreams() {
+    return streams.open();
   }
 
   MutationGuard guard() {

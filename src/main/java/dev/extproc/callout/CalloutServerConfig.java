@@ -51,8 +51,12 @@ public final class CalloutServerConfig {
    */
   public static final int DEFAULT_STREAMED_CHUNK_SIZE = 64 * 1024;
 
-  /** Default limit of concurrent streams per HTTP/2 connection: {@value} (no limit). */
-  public static final int DEFAULT_MAX_CONCURRENT_STREAMS = Integer.MAX_VALUE;
+  /**
+   * Default limit of open ext_proc streams across the whole server: {@value} (no limit). Each Envoy
+   * already caps its streams to one cluster (circuit breaker {@code max_requests}, 1024 by
+   * default), and the right server-wide number depends on the hooks' memory and time.
+   */
+  public static final int DEFAULT_MAX_CONCURRENT_STREAMS = 0;
 
   /** Default number of threads in the {@link HookExecutor#POOL} hook executor: {@value}. */
   public static final int DEFAULT_HOOK_THREADS = 200;
@@ -74,6 +78,20 @@ public final class CalloutServerConfig {
    * back. Set it just below the load balancer's message timeout for an earlier, clearer failure.
    */
   public static final Duration DEFAULT_HOOK_DEADLINE = Duration.ofSeconds(10);
+
+  /**
+   * Default time without any frame from a client after which the server pings it: 30 s. A client
+   * that vanished without closing (a killed proxy, a dropped route) is found within this plus
+   * {@link #DEFAULT_KEEPALIVE_TIMEOUT}, and its streams end; one 17-byte PING per idle connection
+   * every 30 s costs nothing, and Envoy answers pings at any rate.
+   */
+  public static final Duration DEFAULT_KEEPALIVE_TIME = Duration.ofSeconds(30);
+
+  /**
+   * Default time a keepalive ping may go unanswered before the connection is closed and its streams
+   * cancelled: 10 s, far above any round trip to a proxy in the same region.
+   */
+  public static final Duration DEFAULT_KEEPALIVE_TIMEOUT = Duration.ofSeconds(10);
 
   /** Default time in-flight streams get to finish after {@link CalloutServer#close()}: 30 s. */
   public static final Duration DEFAULT_SHUTDOWN_GRACE_PERIOD = Duration.ofSeconds(30);
@@ -113,6 +131,8 @@ public final class CalloutServerConfig {
   private final int maxBufferedBodySize;
   private final int streamedChunkSize;
   private final Duration permitKeepAliveTime;
+  private final Duration keepAliveTime;
+  private final Duration keepAliveTimeout;
   private final MutationPolicy mutationPolicy;
   private final MutationProfile mutationProfile;
   private final Set<String> allowedMutationHeaders;
@@ -138,6 +158,8 @@ public final class CalloutServerConfig {
     this.maxBufferedBodySize = b.maxBufferedBodySize;
     this.streamedChunkSize = b.streamedChunkSize;
     this.permitKeepAliveTime = b.permitKeepAliveTime;
+    this.keepAliveTime = b.keepAliveTime;
+    this.keepAliveTimeout = b.keepAliveTimeout;
     this.mutationPolicy = b.mutationPolicy;
     this.mutationProfile = b.mutationProfile;
     this.allowedMutationHeaders = Set.copyOf(b.allowedMutationHeaders);
@@ -258,7 +280,10 @@ public final class CalloutServerConfig {
     return maxInboundMessageSize;
   }
 
-  /** The limit of concurrent streams per HTTP/2 connection. */
+  /**
+   * The most ext_proc streams open at once across the server (every listener and connection); a
+   * stream over it is refused with {@code RESOURCE_EXHAUSTED}. Zero means no limit.
+   */
   public int maxConcurrentStreams() {
     return maxConcurrentStreams;
   }
@@ -276,6 +301,19 @@ public final class CalloutServerConfig {
   /** The shortest interval between client keepalive pings tolerated, with or without calls. */
   public Duration permitKeepAliveTime() {
     return permitKeepAliveTime;
+  }
+
+  /**
+   * How long a connection may stay without any frame from the client before the server pings it;
+   * zero turns server pings off.
+   */
+  public Duration keepAliveTime() {
+    return keepAliveTime;
+  }
+
+  /** How long a server ping may go unanswered before the connection and its streams are closed. */
+  public Duration keepAliveTimeout() {
+    return keepAliveTimeout;
   }
 
   /** What happens to a header mutation the proxy would reject or ignore (default REJECT). */
@@ -350,6 +388,10 @@ public final class CalloutServerConfig {
         + streamedChunkSize
         + ", permitKeepAliveTime="
         + permitKeepAliveTime
+        + ", keepAliveTime="
+        + keepAliveTime
+        + ", keepAliveTimeout="
+        + keepAliveTimeout
         + ", mutationPolicy="
         + mutationPolicy
         + ", mutationProfile="
@@ -419,6 +461,8 @@ public final class CalloutServerConfig {
     private int maxBufferedBodySize = DEFAULT_MAX_BUFFERED_BODY_SIZE;
     private int streamedChunkSize = DEFAULT_STREAMED_CHUNK_SIZE;
     private Duration permitKeepAliveTime = DEFAULT_PERMIT_KEEPALIVE_TIME;
+    private Duration keepAliveTime = DEFAULT_KEEPALIVE_TIME;
+    private Duration keepAliveTimeout = DEFAULT_KEEPALIVE_TIMEOUT;
     private MutationPolicy mutationPolicy = MutationPolicy.REJECT;
     private MutationProfile mutationProfile = MutationProfile.ENVOY;
     private final Set<String> allowedMutationHeaders = new LinkedHashSet<>();
@@ -446,6 +490,8 @@ public final class CalloutServerConfig {
       maxBufferedBodySize = c.maxBufferedBodySize;
       streamedChunkSize = c.streamedChunkSize;
       permitKeepAliveTime = c.permitKeepAliveTime;
+      keepAliveTime = c.keepAliveTime;
+      keepAliveTimeout = c.keepAliveTimeout;
       mutationPolicy = c.mutationPolicy;
       mutationProfile = c.mutationProfile;
       allowedMutationHeaders.addAll(c.allowedMutationHeaders);
@@ -579,10 +625,13 @@ public final class CalloutServerConfig {
       return this;
     }
 
-    /** Sets the limit of concurrent streams per connection (default: no limit). */
+    /**
+     * Sets the most ext_proc streams open at once across the server (default 0: no limit); a stream
+     * over it is refused with {@code RESOURCE_EXHAUSTED}.
+     */
     @CanIgnoreReturnValue
     public Builder maxConcurrentStreams(int streams) {
-      checkArgument(streams > 0, "maxConcurrentStreams: %s (expected: > 0)", streams);
+      checkArgument(streams >= 0, "maxConcurrentStreams: %s (expected: >= 0)", streams);
       maxConcurrentStreams = streams;
       return this;
     }
@@ -608,6 +657,30 @@ public final class CalloutServerConfig {
     public Builder permitKeepAliveTime(Duration interval) {
       checkArgument(!interval.isNegative(), "permitKeepAliveTime: %s (expected: >= 0)", interval);
       permitKeepAliveTime = interval;
+      return this;
+    }
+
+    /**
+     * Sets how long a connection may stay without any frame from the client before the server pings
+     * it (default 30 s); {@code Duration.ZERO} turns server pings off.
+     */
+    @CanIgnoreReturnValue
+    public Builder keepAliveTime(Duration interval) {
+      checkArgument(!interval.isNegative(), "keepAliveTime: %s (expected: >= 0)", interval);
+      keepAliveTime = interval;
+      return this;
+    }
+
+    /**
+     * Sets how long a server ping may go unanswered before the connection closes (default 10 s).
+     */
+    @CanIgnoreReturnValue
+    public Builder keepAliveTimeout(Duration timeout) {
+      checkArgument(
+          !timeout.isNegative() && !timeout.isZero(),
+          "keepAliveTimeout: %s (expected: > 0)",
+          timeout);
+      keepAliveTimeout = timeout;
       return this;
     }
 

@@ -65,7 +65,8 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
   private enum Signal {
     START,
     HALF_CLOSE,
-    CANCEL
+    CANCEL,
+    CLOSED_BY_GRPC
   }
 
   private final Object queueLock = new Object();
@@ -144,6 +145,15 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     submit(Signal.CANCEL, callout.overridesStreamEnd());
   }
 
+  @Override
+  public void onComplete() {
+    if (!closed) {
+      // gRPC closed the call itself: a message that did not parse as a ProcessingRequest.
+      closed = true;
+      submit(Signal.CLOSED_BY_GRPC, callout.overridesStreamEnd());
+    }
+  }
+
   /** Processes {@code event} here, or on the hook executor when {@code userCode} runs. */
   private void submit(Object event, boolean userCode) {
     Executor executor = userCode ? hookExecutor : null;
@@ -201,9 +211,14 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
         logger.debug("[{}] half-closed by the client", ctx.streamId());
       }
       close(Status.OK, null);
-    } else {
+    } else if (event == Signal.CANCEL) {
       logger.debug("[{}] cancelled by the client", ctx.streamId());
       end(Status.CANCELLED);
+    } else {
+      logger.debug("[{}] closed by gRPC: a message did not parse", ctx.streamId());
+      end(
+          Status.UNKNOWN.withDescription(
+              "gRPC closed the call: a message did not parse as a ProcessingRequest"));
     }
   }
 

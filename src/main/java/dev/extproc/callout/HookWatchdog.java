@@ -14,11 +14,13 @@ import org.jspecify.annotations.Nullable;
  * <p>One daemon thread, started with the first stream, looks at every open stream each tick (a
  * twentieth of the deadline, between 1 ms and 100 ms). A hook therefore costs nothing extra per
  * message beyond a clock read and two volatile writes, and a deadline fires at most one tick late.
+ * The thread ends after {@link #IDLE_EXIT} without streams and starts again with the next one.
  */
 final class HookWatchdog implements AutoCloseable {
 
   private static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
   private static final long MAX_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+  private static final Duration IDLE_EXIT = Duration.ofSeconds(5);
 
   private final long deadlineNanos;
   private final long tickNanos;
@@ -57,7 +59,7 @@ final class HookWatchdog implements AutoCloseable {
       if (started || closed) {
         return;
       }
-      Thread t = new Thread(this::run, "callout-hook-watchdog");
+      Thread t = new Thread(this::run, "callout-watchdog");
       t.setDaemon(true);
       t.start();
       thread = t;
@@ -66,13 +68,35 @@ final class HookWatchdog implements AutoCloseable {
   }
 
   private void run() {
+    long idleSince = System.nanoTime();
     while (!closed) {
       LockSupport.parkNanos(this, tickNanos);
       long now = System.nanoTime();
-      for (CalloutStream stream : streams) {
-        stream.checkHook(now, deadlineNanos);
+      if (!streams.isEmpty()) {
+        idleSince = now;
+        for (CalloutStream stream : streams) {
+          stream.checkHook(now, deadlineNanos);
+        }
+      } else if (now - idleSince > IDLE_EXIT.toNanos() && stopIfIdle()) {
+        return;
       }
     }
+  }
+
+  /** Ends the thread unless a stream came meanwhile; the next {@link #watch} starts a new one. */
+  private boolean stopIfIdle() {
+    synchronized (lock) {
+      if (!streams.isEmpty()) {
+        return false;
+      }
+      started = false;
+      thread = null;
+    }
+    // A stream added just before started turned false saw it still true: start again for it.
+    if (!streams.isEmpty()) {
+      startThread();
+    }
+    return true;
   }
 
   /** Stops the watchdog thread; streams still open are no longer watched. */

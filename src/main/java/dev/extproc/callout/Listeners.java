@@ -39,6 +39,13 @@ import org.slf4j.LoggerFactory;
 final class Listeners {
   private static final Logger logger = LoggerFactory.getLogger(Listeners.class);
 
+  /**
+   * Time a new connection gets to finish its TLS handshake and send the HTTP/2 preface before it is
+   * closed: 10 s, Netty's TLS handshake timeout, applied to plaintext connections too (grpc-java's
+   * own default is 120 s). A proxy does both within milliseconds of connecting.
+   */
+  static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
+
   private final @Nullable Server plaintext;
   private final @Nullable Server secure;
   private final @Nullable HealthHttpServer health;
@@ -254,9 +261,11 @@ final class Listeners {
     NettyServerBuilder builder =
         NettyServerBuilder.forAddress(address, credentials)
             .maxInboundMessageSize(transportMessageLimit(config.maxInboundMessageSize()))
-            .maxConcurrentCallsPerConnection(config.maxConcurrentStreams())
             .permitKeepAliveTime(config.permitKeepAliveTime().toNanos(), TimeUnit.NANOSECONDS)
             .permitKeepAliveWithoutCalls(true)
+            .keepAliveTime(keepAliveNanos(config.keepAliveTime()), TimeUnit.NANOSECONDS)
+            .keepAliveTimeout(config.keepAliveTimeout().toNanos(), TimeUnit.NANOSECONDS)
+            .handshakeTimeout(HANDSHAKE_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS)
             .addService(service)
             .addService(grpcHealth.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance());
@@ -268,6 +277,11 @@ final class Listeners {
     } catch (IOException e) {
       throw bindFailure(name, address, e);
     }
+  }
+
+  /** Server ping interval for grpc-java, where an unreasonably large value turns pings off. */
+  private static long keepAliveNanos(Duration time) {
+    return time.isZero() ? Long.MAX_VALUE : time.toNanos();
   }
 
   /**

@@ -24,8 +24,10 @@ class CalloutServerConfigTest {
     assertThat(config.isSecureHealthCheck()).isFalse();
     assertThat(config.hasCertificate()).isFalse();
     assertThat(config.maxInboundMessageSize()).isEqualTo(16 * 1024 * 1024);
-    assertThat(config.maxConcurrentStreams()).isEqualTo(Integer.MAX_VALUE);
+    assertThat(config.maxConcurrentStreams()).isEqualTo(0);
     assertThat(config.permitKeepAliveTime()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(config.keepAliveTime()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(config.keepAliveTimeout()).isEqualTo(Duration.ofSeconds(10));
     assertThat(config.hookExecutor()).isEqualTo(CalloutServerConfig.HookExecutor.POOL);
     assertThat(config.hookThreads()).isEqualTo(200);
     assertThat(config.shutdownGracePeriod()).isEqualTo(Duration.ofSeconds(30));
@@ -56,6 +58,8 @@ class CalloutServerConfigTest {
             .maxInboundMessageSize(5)
             .maxConcurrentStreams(6)
             .permitKeepAliveTime(Duration.ofSeconds(7))
+            .keepAliveTime(Duration.ofSeconds(11))
+            .keepAliveTimeout(Duration.ofSeconds(12))
             .hookExecutor(CalloutServerConfig.HookExecutor.INLINE)
             .hookThreads(8)
             .shutdownGracePeriod(Duration.ofSeconds(9))
@@ -83,7 +87,7 @@ class CalloutServerConfigTest {
         .isEqualTo("maxInboundMessageSize: 0 (expected: > 0)");
     assertThat(assertThrows(IllegalArgumentException.class, () -> b.maxConcurrentStreams(-1)))
         .hasMessageThat()
-        .isEqualTo("maxConcurrentStreams: -1 (expected: > 0)");
+        .isEqualTo("maxConcurrentStreams: -1 (expected: >= 0)");
     assertThat(assertThrows(IllegalArgumentException.class, () -> b.hookThreads(0)))
         .hasMessageThat()
         .isEqualTo("hookThreads: 0 (expected: > 0)");
@@ -99,6 +103,15 @@ class CalloutServerConfigTest {
                 () -> b.permitKeepAliveTime(Duration.ofSeconds(-2))))
         .hasMessageThat()
         .isEqualTo("permitKeepAliveTime: PT-2S (expected: >= 0)");
+    assertThat(
+            assertThrows(
+                IllegalArgumentException.class, () -> b.keepAliveTime(Duration.ofSeconds(-3))))
+        .hasMessageThat()
+        .isEqualTo("keepAliveTime: PT-3S (expected: >= 0)");
+    assertThat(
+            assertThrows(IllegalArgumentException.class, () -> b.keepAliveTimeout(Duration.ZERO)))
+        .hasMessageThat()
+        .isEqualTo("keepAliveTimeout: PT0S (expected: > 0)");
     assertThat(
             assertThrows(
                 IllegalArgumentException.class, () -> b.certificate(new byte[0], new byte[1])))

@@ -499,21 +499,6 @@ class ListenersNetworkTest {
         .isEqualTo(ServingStatus.SERVING);
   }
 
-  @Test
-  void messageOverInboundLimit_endsStreamResourceExhausted() throws Exception {
-    HeaderCallout server = started(loopback().disableTls().maxInboundMessageSize(1024).build());
-    CalloutTester.Stream stream = CalloutTester.forChannel(plaintextChannel(server)).newStream();
-    stream.send(
-        ProcessingRequest.newBuilder()
-            .setRequestBody(CalloutTester.body("x".repeat(4096), true))
-            .build());
-
-    Status status = stream.awaitClose();
-
-    assertThat(status.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-    assertThat(status.getDescription()).contains("1024");
-  }
-
   private static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return socket.getLocalPort();

@@ -2097,7 +2097,6 @@ class ProtocolConformanceTest {
     assertThat(server.awaitTermination(Duration.ofSeconds(1))).isTrue();
   }
 
-  /** Trusts any server certificate and records the one presented. */
   /**
    * Sends an HTTP/1.1 GET and reads until the peer closes; returns what it sent, or fails on a 5 s
    * silence (the socket's timeout).

@@ -138,8 +138,8 @@ public final class ConfigParser {
           new Option(
               "--max-concurrent-streams",
               "N",
-              "concurrent streams per HTTP/2 connection",
-              "unlimited",
+              "most ext_proc streams open at once, server-wide; more are refused (0: no limit)",
+              "0 (no limit)",
               (b, v) -> b.maxConcurrentStreams(parseInt(v))),
           new Option(
               "--max-buffered-body-size",
@@ -159,6 +159,18 @@ public final class ConfigParser {
               "shortest client keepalive ping interval tolerated",
               "5s",
               (b, v) -> b.permitKeepAliveTime(Durations.parse(v))),
+          new Option(
+              "--keepalive-time",
+              "DURATION",
+              "silence from a client after which the server pings it (0: never)",
+              "30s",
+              (b, v) -> b.keepAliveTime(Durations.parse(v))),
+          new Option(
+              "--keepalive-timeout",
+              "DURATION",
+              "time a server ping may go unanswered before the connection closes",
+              "10s",
+              (b, v) -> b.keepAliveTimeout(Durations.parse(v))),
           new Option(
               "--header-mutation-policy",
               "reject|drop|off",

@@ -9,9 +9,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.time.Duration;
 import java.util.function.BooleanSupplier;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
@@ -19,16 +17,30 @@ import org.jspecify.annotations.Nullable;
 /**
  * The HTTP(S) health check listener: {@code GET} or {@code HEAD} on any path answers 200 while the
  * server is serving and 503 once it drains; {@code /metrics} serves Prometheus metrics when enabled
- * (404 when not). Built on the JDK's own HTTP server.
+ * (404 when not). Built on the JDK's own HTTP server, whose exchanges run on an {@link
+ * ExchangeExecutor}: a request (TLS handshake, request line and headers, answer) gets {@link
+ * #REQUEST_TIME_LIMIT}, and at most {@link #MAX_EXCHANGES} run at once, so slow clients cannot hold
+ * back the answers of others.
  */
 public final class HealthHttpServer {
 
-  private static final int THREADS = 4;
+  /**
+   * Time one request may take from its first byte to the end of its answer: 10 s, twice the longest
+   * default health check timeout of the usual probers (Google Cloud's 5 s; Kubernetes' is 1 s).
+   * Past it the connection is closed.
+   */
+  static final Duration REQUEST_TIME_LIMIT = Duration.ofSeconds(10);
+
+  /**
+   * Most requests in progress at once: 512. Each holds a thread while its request arrives, so this
+   * bounds what slow clients can take; past it new connections are closed at once.
+   */
+  static final int MAX_EXCHANGES = 512;
 
   private final HttpServer server;
-  private final ExecutorService executor;
+  private final ExchangeExecutor executor;
 
-  private HealthHttpServer(HttpServer server, ExecutorService executor) {
+  private HealthHttpServer(HttpServer server, ExchangeExecutor executor) {
     this.server = server;
     this.executor = executor;
   }
@@ -46,6 +58,21 @@ public final class HealthHttpServer {
       BooleanSupplier serving,
       @Nullable PrometheusRegistry metrics)
       throws IOException {
+    return start(address, sslContext, serving, metrics, REQUEST_TIME_LIMIT, MAX_EXCHANGES);
+  }
+
+  /**
+   * Like {@link #start(InetSocketAddress, SSLContext, BooleanSupplier, PrometheusRegistry)}, with
+   * other limits.
+   */
+  static HealthHttpServer start(
+      InetSocketAddress address,
+      @Nullable SSLContext sslContext,
+      BooleanSupplier serving,
+      @Nullable PrometheusRegistry metrics,
+      Duration requestTimeLimit,
+      int maxExchanges)
+      throws IOException {
     HttpServer server;
     if (sslContext == null) {
       server = HttpServer.create(address, 0);
@@ -54,15 +81,8 @@ public final class HealthHttpServer {
       https.setHttpsConfigurator(new HttpsConfigurator(sslContext));
       server = https;
     }
-    AtomicInteger count = new AtomicInteger();
-    ExecutorService executor =
-        Executors.newFixedThreadPool(
-            THREADS,
-            task -> {
-              Thread thread = new Thread(task, "callout-health-" + count.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
+    ExchangeExecutor executor =
+        new ExchangeExecutor(maxExchanges, requestTimeLimit, "callout-health-");
     server.setExecutor(executor);
     server.createContext("/", exchange -> answer(exchange, serving.getAsBoolean()));
     server.createContext(

@@ -42,7 +42,8 @@ public final class HookExecutors {
     };
   }
 
-  private static ThreadFactory namedThreads(String prefix) {
+  /** Daemon threads named {@code prefix} and a counter. */
+  static ThreadFactory namedThreads(String prefix) {
     AtomicInteger count = new AtomicInteger();
     return task -> {
       Thread thread = new Thread(task, prefix + count.incrementAndGet());

@@ -55,6 +55,10 @@ class ConfigParserTest {
             "16KiB",
             "--permit-keepalive-time",
             "5s",
+            "--keepalive-time",
+            "45s",
+            "--keepalive-timeout",
+            "3s",
             "--hook-executor",
             "inline",
             "--header-mutation-policy",
@@ -83,6 +87,8 @@ class ConfigParserTest {
     assertThat(config.maxBufferedBodySize()).isEqualTo(1024 * 1024);
     assertThat(config.streamedChunkSize()).isEqualTo(16 * 1024);
     assertThat(config.permitKeepAliveTime()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(config.keepAliveTime()).isEqualTo(Duration.ofSeconds(45));
+    assertThat(config.keepAliveTimeout()).isEqualTo(Duration.ofSeconds(3));
     assertThat(config.hookExecutor()).isEqualTo(HookExecutor.INLINE);
     assertThat(config.mutationPolicy()).isEqualTo(dev.extproc.callout.MutationPolicy.DROP);
     assertThat(config.mutationProfile())
@@ -213,6 +219,8 @@ class ConfigParserTest {
           "--max-buffered-body-size BYTES",
           "--streamed-chunk-size BYTES",
           "--permit-keepalive-time DURATION",
+          "--keepalive-time DURATION",
+          "--keepalive-timeout DURATION",
           "--hook-executor pool|virtual|inline",
           "--header-mutation-policy reject|drop|off",
           "--header-mutation-profile envoy|service-extensions|service-extensions-traffic",
