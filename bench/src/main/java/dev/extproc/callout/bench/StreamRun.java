@@ -51,7 +51,7 @@ final class StreamRun extends ClientCall.Listener<ProcessingResponse> {
   private boolean immediate;
   private long lastReplyNanos;
   private @Nullable String mismatch;
-  private volatile boolean timedOut;
+  private boolean timedOut;
 
   StreamRun(
       ClientCall<ProcessingRequest, ProcessingResponse> call,
@@ -97,7 +97,7 @@ final class StreamRun extends ClientCall.Listener<ProcessingResponse> {
   }
 
   /** Cancels the stream as timed out (any thread). */
-  void timeOut() {
+  synchronized void timeOut() {
     timedOut = true;
     call.cancel("load generator: stream timed out", null);
   }
@@ -108,7 +108,9 @@ final class StreamRun extends ClientCall.Listener<ProcessingResponse> {
   }
 
   private void sendWhileReady() {
-    if (step >= steps.size() || mismatch != null) {
+    // Nothing more once half-closed (an immediate response can come before the last chunk went
+    // out) or cancelled.
+    if (step >= steps.size() || halfClosed || mismatch != null || timedOut) {
       return;
     }
     List<ProcessingRequest> requests = steps.get(step).requests();

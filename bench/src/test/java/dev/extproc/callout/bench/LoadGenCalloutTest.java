@@ -145,6 +145,26 @@ class LoadGenCalloutTest extends CleanRunTests {
     }
   }
 
+  @Test
+  void fullDuplex_immediateResponseToTheHeaders_bodyLeftUnsentAndNoError() throws IOException {
+    try (CalloutServer gate = new TokenGate(plaintextOnly()).start()) {
+      // The chunks follow the headers without waiting: the 401 can come before they all went out.
+      LoadGenCommand run =
+          LoadGenCommand.run(
+              "--target", "127.0.0.1:" + gate.plaintextAddress().orElseThrow().getPort(),
+              "--scenario", "full-duplex",
+              "--body-size", "1MiB",
+              "--chunks", "64",
+              "--warmup", "0s",
+              "--duration", "300ms");
+
+      assertThat(run.exitCode()).isEqualTo(0);
+      assertThat(run.count("immediate_responses")).isEqualTo(run.count("streams"));
+      assertThat(run.count("streams")).isGreaterThan(0);
+      assertThat(run.count("messages")).isAtMost(run.count("streams") * 65);
+    }
+  }
+
   /** Answers 401 unless the request has {@code x-token: secret}. */
   private static final class TokenGate extends CalloutServer {
     TokenGate(CalloutServerConfig config) {
