@@ -17,6 +17,7 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.UnknownFieldSet;
 import com.google.protobuf.Value;
 import dev.extproc.callout.testing.CalloutTester;
+import dev.extproc.callout.testing.TrustAllCertificates;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;

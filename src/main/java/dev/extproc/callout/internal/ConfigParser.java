@@ -134,7 +134,7 @@ public final class ConfigParser {
               "BYTES",
               "largest inbound gRPC message (suffix KiB or MiB allowed)",
               "16MiB",
-              (b, v) -> b.maxInboundMessageSize(parseSize(v))),
+              (b, v) -> b.maxInboundMessageSize(Sizes.parse(v))),
           new Option(
               "--max-concurrent-streams",
               "N",
@@ -146,13 +146,13 @@ public final class ConfigParser {
               "BYTES",
               "most a body transformer may hold back (suffix KiB or MiB allowed)",
               "8MiB",
-              (b, v) -> b.maxBufferedBodySize(parseSize(v))),
+              (b, v) -> b.maxBufferedBodySize(Sizes.parse(v))),
           new Option(
               "--streamed-chunk-size",
               "BYTES",
               "largest streamed_response chunk in FULL_DUPLEX_STREAMED mode",
               "64KiB",
-              (b, v) -> b.streamedChunkSize(parseSize(v))),
+              (b, v) -> b.streamedChunkSize(Sizes.parse(v))),
           new Option(
               "--permit-keepalive-time",
               "DURATION",
@@ -337,27 +337,6 @@ public final class ConfigParser {
       return Integer.parseInt(value.trim());
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("not an integer", e);
-    }
-  }
-
-  private static int parseSize(String value) {
-    String v = value.trim();
-    long unit = 1;
-    if (v.endsWith("MiB")) {
-      unit = 1024 * 1024;
-      v = v.substring(0, v.length() - 3);
-    } else if (v.endsWith("KiB")) {
-      unit = 1024;
-      v = v.substring(0, v.length() - 3);
-    }
-    try {
-      long bytes = Long.parseLong(v.trim()) * unit;
-      if (bytes > Integer.MAX_VALUE) {
-        throw new IllegalArgumentException("too large (expected: < 2GiB)");
-      }
-      return (int) bytes;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("not a size (expected: BYTES, NKiB or NMiB)", e);
     }
   }
 

@@ -2,6 +2,7 @@ package dev.extproc.callout.samples;
 
 import static com.google.common.truth.Truth.assertThat;
 
+import dev.extproc.callout.testing.TrustAllCertificates;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.TlsChannelCredentials;
@@ -38,7 +39,7 @@ class RunnableJarIT {
                   "127.0.0.1",
                   ServerProcess.SECURE,
                   TlsChannelCredentials.newBuilder()
-                      .trustManager(new dev.extproc.callout.TrustAllCertificates())
+                      .trustManager(new TrustAllCertificates())
                       .build())
               .overrideAuthority("localhost")
               .build());
