@@ -2,6 +2,7 @@ package dev.extproc.callout;
 
 import static com.google.common.truth.Truth.assertThat;
 
+import dev.extproc.callout.internal.TrustAllCertificates;
 import dev.extproc.callout.testing.CalloutTester;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
