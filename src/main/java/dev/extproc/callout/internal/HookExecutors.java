@@ -4,7 +4,8 @@ import dev.extproc.callout.CalloutServerConfig;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -27,19 +28,30 @@ public final class HookExecutors {
       case INLINE -> null;
       case VIRTUAL -> virtualThreadPerTask();
       case POOL -> {
-        int threads = config.hookThreads();
+        // A hand-off queue: a task goes to an idle thread (the most recently idle one, whose
+        // cache is warm) or to a new thread up to the limit, so the pool holds only as many
+        // threads as hooks actually run at once. With every thread busy, the task runs on the
+        // thread that submitted it (the network thread): the load slows down instead of queueing
+        // without bound.
         ThreadPoolExecutor pool =
             new ThreadPoolExecutor(
-                threads,
-                threads,
+                0,
+                config.hookThreads(),
                 60,
                 TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(),
-                namedThreads("callout-hook-"));
-        pool.allowCoreThreadTimeOut(true);
+                new SynchronousQueue<>(),
+                namedThreads("callout-hook-"),
+                HookExecutors::runInCaller);
         yield pool;
       }
     };
+  }
+
+  private static void runInCaller(Runnable task, ThreadPoolExecutor pool) {
+    if (pool.isShutdown()) {
+      throw new RejectedExecutionException("the hook executor is shut down");
+    }
+    task.run();
   }
 
   /** Daemon threads named {@code prefix} and a counter. */
