@@ -7,6 +7,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
+import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.TlsServerCredentials;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -50,6 +51,7 @@ final class Listeners {
   private final @Nullable Server secure;
   private final @Nullable HealthHttpServer health;
   private final HealthStatusManager grpcHealth;
+  private final HealthWatches healthWatches;
   private final @Nullable CertificateReloader reloader;
   private final CountDownLatch terminated = new CountDownLatch(1);
   private volatile boolean serving = true;
@@ -60,11 +62,13 @@ final class Listeners {
       @Nullable Server secure,
       @Nullable HealthHttpServer health,
       HealthStatusManager grpcHealth,
+      HealthWatches healthWatches,
       @Nullable CertificateReloader reloader) {
     this.plaintext = plaintext;
     this.secure = secure;
     this.health = health;
     this.grpcHealth = grpcHealth;
+    this.healthWatches = healthWatches;
     this.reloader = reloader;
   }
 
@@ -85,11 +89,15 @@ final class Listeners {
       throws IOException {
     HealthStatusManager grpcHealth = new HealthStatusManager();
     grpcHealth.setStatus(ExternalProcessorGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    HealthWatches healthWatches = new HealthWatches();
+    ServerServiceDefinition healthService =
+        ServerInterceptors.intercept(grpcHealth.getHealthService(), healthWatches);
 
     // TLS set-up (key material, SSL engine) is the slowest part of start-up: it runs on its own
     // thread while the plaintext listener binds.
     FutureTask<@Nullable Secure> secureStart =
-        new FutureTask<>(() -> needsTls(config) ? startSecure(config, service, grpcHealth) : null);
+        new FutureTask<>(
+            () -> needsTls(config) ? startSecure(config, service, healthService) : null);
     new Thread(secureStart, "callout-tls-start").start();
 
     Server plaintext = null;
@@ -105,7 +113,7 @@ final class Listeners {
                 InsecureServerCredentials.create(),
                 config,
                 service,
-                grpcHealth);
+                healthService);
       }
       secure = await(secureStart);
       if (config.healthCheckAddress().isPresent()) {
@@ -143,6 +151,7 @@ final class Listeners {
             secure == null ? null : secure.server(),
             health,
             grpcHealth,
+            healthWatches,
             secure == null ? null : secure.reloader());
     logBound("plaintext gRPC (h2c)", config.plaintextAddress(), self[0].plaintextAddress());
     logBound("TLS gRPC", config.secureAddress(), self[0].secureAddress());
@@ -158,7 +167,9 @@ final class Listeners {
   }
 
   private static Secure startSecure(
-      CalloutServerConfig config, ServerServiceDefinition service, HealthStatusManager grpcHealth)
+      CalloutServerConfig config,
+      ServerServiceDefinition service,
+      ServerServiceDefinition healthService)
       throws IOException {
     TlsMaterial tls = loadTls(config);
     CertificateReloader reloader = null;
@@ -189,7 +200,7 @@ final class Listeners {
             credentials.build(),
             config,
             service,
-            grpcHealth);
+            healthService);
     return new Secure(List.of(keyManagers), reloader, server);
   }
 
@@ -255,7 +266,7 @@ final class Listeners {
       ServerCredentials credentials,
       CalloutServerConfig config,
       ServerServiceDefinition service,
-      HealthStatusManager grpcHealth)
+      ServerServiceDefinition healthService)
       throws IOException {
     InetSocketAddress address = resolve(name, configured);
     NettyServerBuilder builder =
@@ -267,7 +278,7 @@ final class Listeners {
             .keepAliveTimeout(config.keepAliveTimeout().toNanos(), TimeUnit.NANOSECONDS)
             .handshakeTimeout(HANDSHAKE_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS)
             .addService(service)
-            .addService(grpcHealth.getHealthService())
+            .addService(healthService)
             .addService(ProtoReflectionServiceV1.newInstance());
     // The network thread delivers every callback; CalloutStream hands only the hooks to the hook
     // executor, which saves a thread switch for each callback that runs no user code.
@@ -360,6 +371,7 @@ final class Listeners {
       servers.add(secure);
     }
     servers.forEach(Server::shutdown);
+    healthWatches.endAll();
     boolean interrupted = false;
     long deadline = System.nanoTime() + grace.toNanos();
     for (Server server : servers) {
