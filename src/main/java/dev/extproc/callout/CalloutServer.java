@@ -22,9 +22,12 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An Envoy ext_proc callout server: subclass it, override the hooks of the phases you care about,
@@ -62,6 +65,10 @@ import org.jspecify.annotations.Nullable;
  * local 500 reply, or the request unprocessed when it fails open.
  */
 public abstract class CalloutServer implements AutoCloseable {
+  private static final Logger logger = LoggerFactory.getLogger(CalloutServer.class);
+
+  /** How long hooks get to return once their streams are cancelled at the end of a drain. */
+  static final Duration HOOKS_RETURN_TIMEOUT = Duration.ofSeconds(1);
 
   private final CalloutServerConfig config;
   private final boolean overridesProcess;
@@ -303,16 +310,37 @@ public abstract class CalloutServer implements AutoCloseable {
       running = listeners;
     }
     if (running != null) {
-      running.close(config.shutdownGracePeriod());
+      running.close(config.shutdownGracePeriod(), this::stopHooks);
+    } else {
+      stopHooks();
     }
+  }
+
+  /**
+   * Once every stream has ended: lets hooks still running (their streams were cancelled at the end
+   * of the grace period) return, and the {@code onStreamEnd} calls queued behind them run, for up
+   * to {@link #HOOKS_RETURN_TIMEOUT}; then interrupts what still runs.
+   */
+  private void stopHooks() {
     watchdog.close();
     ExecutorService executor;
     synchronized (lock) {
       executor = hookExecutor;
     }
-    if (executor != null) {
-      // The listeners have stopped, so every stream has ended: interrupt hooks still running.
+    if (executor == null) {
+      return;
+    }
+    executor.shutdown();
+    try {
+      if (!executor.awaitTermination(HOOKS_RETURN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+        logger.warn(
+            "hooks still running {} after their streams ended: interrupting them",
+            HOOKS_RETURN_TIMEOUT);
+        executor.shutdownNow();
+      }
+    } catch (InterruptedException e) {
       executor.shutdownNow();
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -351,8 +351,11 @@ final class Listeners {
     return address instanceof InetSocketAddress inet ? Optional.of(inet) : Optional.empty();
   }
 
-  /** Drains: health first, then the gRPC listeners, then in-flight streams, then the rest. */
-  void close(Duration grace) {
+  /**
+   * Drains: health first, then the gRPC listeners, then in-flight streams, then {@code
+   * streamsEnded} (before {@link #awaitTermination()} returns), then the rest.
+   */
+  void close(Duration grace, Runnable streamsEnded) {
     synchronized (this) {
       if (closing) {
         awaitQuietly();
@@ -393,6 +396,7 @@ final class Listeners {
         interrupted = true;
       }
     }
+    streamsEnded.run();
     if (health != null) {
       health.stop();
     }
