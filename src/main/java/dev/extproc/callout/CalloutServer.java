@@ -298,9 +298,12 @@ public abstract class CalloutServer implements AutoCloseable {
   }
 
   /**
-   * Drains and stops the server: health turns NOT_SERVING (HTTP 503) first, the gRPC listeners stop
-   * accepting streams, in-flight streams get {@link CalloutServerConfig#shutdownGracePeriod()} to
-   * finish, then everything is released. Idempotent; safe to call from any thread.
+   * Drains and stops the server: health turns NOT_SERVING (HTTP 503) first; after {@link
+   * CalloutServerConfig#shutdownDrainDelay()} (none by default), during which streams are still
+   * accepted, the gRPC listeners stop accepting streams (HTTP/2 GOAWAY) and end health Watch
+   * streams; in-flight streams get {@link CalloutServerConfig#shutdownGracePeriod()} to finish, and
+   * those still open then are cancelled, their hooks getting 1 s more to return; then everything is
+   * released. Returns once stopped. Idempotent; safe to call from any thread.
    */
   @Override
   public final void close() {
@@ -310,7 +313,7 @@ public abstract class CalloutServer implements AutoCloseable {
       running = listeners;
     }
     if (running != null) {
-      running.close(config.shutdownGracePeriod(), this::stopHooks);
+      running.close(config.shutdownDrainDelay(), config.shutdownGracePeriod(), this::stopHooks);
     } else {
       stopHooks();
     }

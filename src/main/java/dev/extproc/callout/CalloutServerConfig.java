@@ -96,6 +96,12 @@ public final class CalloutServerConfig {
   /** Default time in-flight streams get to finish after {@link CalloutServer#close()}: 30 s. */
   public static final Duration DEFAULT_SHUTDOWN_GRACE_PERIOD = Duration.ofSeconds(30);
 
+  /**
+   * Default time health reports draining while the listeners still accept streams, before the grace
+   * period: none, since on Kubernetes a {@code preStop} sleep plays this part.
+   */
+  public static final Duration DEFAULT_SHUTDOWN_DRAIN_DELAY = Duration.ZERO;
+
   /** Where hooks run. */
   public enum HookExecutor {
     /**
@@ -140,6 +146,7 @@ public final class CalloutServerConfig {
   private final int hookThreads;
   private final Duration hookDeadline;
   private final Duration shutdownGracePeriod;
+  private final Duration shutdownDrainDelay;
 
   private CalloutServerConfig(Builder b) {
     this.secureAddress = b.secureAddress;
@@ -167,6 +174,7 @@ public final class CalloutServerConfig {
     this.hookThreads = b.hookThreads;
     this.hookDeadline = b.hookDeadline;
     this.shutdownGracePeriod = b.shutdownGracePeriod;
+    this.shutdownDrainDelay = b.shutdownDrainDelay;
   }
 
   /** Returns a builder holding the defaults. */
@@ -357,6 +365,15 @@ public final class CalloutServerConfig {
     return shutdownGracePeriod;
   }
 
+  /**
+   * How long {@link CalloutServer#close()} keeps the listeners accepting streams after health has
+   * turned NOT_SERVING (HTTP 503), so that load balancers that learn of the drain only from health
+   * checks stop choosing this server before it refuses them. The grace period follows.
+   */
+  public Duration shutdownDrainDelay() {
+    return shutdownDrainDelay;
+  }
+
   /** Shows the effective settings; never key material. */
   @Override
   public String toString() {
@@ -404,6 +421,8 @@ public final class CalloutServerConfig {
         + hookThreads
         + ", hookDeadline="
         + hookDeadline
+        + ", shutdownDrainDelay="
+        + shutdownDrainDelay
         + ", shutdownGracePeriod="
         + shutdownGracePeriod
         + "}";
@@ -470,6 +489,7 @@ public final class CalloutServerConfig {
     private int hookThreads = DEFAULT_HOOK_THREADS;
     private Duration hookDeadline = DEFAULT_HOOK_DEADLINE;
     private Duration shutdownGracePeriod = DEFAULT_SHUTDOWN_GRACE_PERIOD;
+    private Duration shutdownDrainDelay = DEFAULT_SHUTDOWN_DRAIN_DELAY;
 
     private Builder() {}
 
@@ -499,6 +519,7 @@ public final class CalloutServerConfig {
       hookThreads = c.hookThreads;
       hookDeadline = c.hookDeadline;
       shutdownGracePeriod = c.shutdownGracePeriod;
+      shutdownDrainDelay = c.shutdownDrainDelay;
     }
 
     /**
@@ -745,6 +766,17 @@ public final class CalloutServerConfig {
     public Builder shutdownGracePeriod(Duration period) {
       checkArgument(!period.isNegative(), "shutdownGracePeriod: %s (expected: >= 0)", period);
       shutdownGracePeriod = period;
+      return this;
+    }
+
+    /**
+     * Sets how long health reports draining while the listeners still accept streams, before the
+     * grace period begins (default none); see {@link CalloutServerConfig#shutdownDrainDelay()}.
+     */
+    @CanIgnoreReturnValue
+    public Builder shutdownDrainDelay(Duration delay) {
+      checkArgument(!delay.isNegative(), "shutdownDrainDelay: %s (expected: >= 0)", delay);
+      shutdownDrainDelay = delay;
       return this;
     }
 

@@ -352,10 +352,11 @@ final class Listeners {
   }
 
   /**
-   * Drains: health first, then the gRPC listeners, then in-flight streams, then {@code
-   * streamsEnded} (before {@link #awaitTermination()} returns), then the rest.
+   * Drains: health first, then (after {@code delay}, while streams are still accepted) the gRPC
+   * listeners, then in-flight streams for up to {@code grace}, then {@code streamsEnded} (before
+   * {@link #awaitTermination()} returns), then the rest.
    */
-  void close(Duration grace, Runnable streamsEnded) {
+  void close(Duration delay, Duration grace, Runnable streamsEnded) {
     synchronized (this) {
       if (closing) {
         awaitQuietly();
@@ -363,9 +364,23 @@ final class Listeners {
       }
       closing = true;
     }
-    logger.info("draining: health now NOT_SERVING; waiting up to {} for in-flight streams", grace);
     serving = false;
     grpcHealth.enterTerminalState();
+    boolean interrupted = false;
+    if (delay.isZero()) {
+      logger.info(
+          "draining: health now NOT_SERVING; waiting up to {} for in-flight streams", grace);
+    } else {
+      logger.info(
+          "draining: health now NOT_SERVING; still accepting streams for {} (drain delay)", delay);
+      try {
+        Thread.sleep(delay.toMillis());
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+      logger.info(
+          "drain delay over: no new streams; waiting up to {} for in-flight streams", grace);
+    }
     List<Server> servers = new ArrayList<>();
     if (plaintext != null) {
       servers.add(plaintext);
@@ -375,7 +390,6 @@ final class Listeners {
     }
     servers.forEach(Server::shutdown);
     healthWatches.endAll();
-    boolean interrupted = false;
     long deadline = System.nanoTime() + grace.toNanos();
     for (Server server : servers) {
       try {

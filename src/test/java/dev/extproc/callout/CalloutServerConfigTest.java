@@ -31,6 +31,7 @@ class CalloutServerConfigTest {
     assertThat(config.hookExecutor()).isEqualTo(CalloutServerConfig.HookExecutor.POOL);
     assertThat(config.hookThreads()).isEqualTo(200);
     assertThat(config.shutdownGracePeriod()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(config.shutdownDrainDelay()).isEqualTo(Duration.ZERO);
   }
 
   @Test
@@ -63,6 +64,7 @@ class CalloutServerConfigTest {
             .hookExecutor(CalloutServerConfig.HookExecutor.INLINE)
             .hookThreads(8)
             .shutdownGracePeriod(Duration.ofSeconds(9))
+            .shutdownDrainDelay(Duration.ofSeconds(10))
             .build();
 
     assertThat(config.toBuilder().build().toString()).isEqualTo(config.toString());
@@ -97,6 +99,11 @@ class CalloutServerConfigTest {
                 () -> b.shutdownGracePeriod(Duration.ofSeconds(-1))))
         .hasMessageThat()
         .isEqualTo("shutdownGracePeriod: PT-1S (expected: >= 0)");
+    assertThat(
+            assertThrows(
+                IllegalArgumentException.class, () -> b.shutdownDrainDelay(Duration.ofMillis(-1))))
+        .hasMessageThat()
+        .isEqualTo("shutdownDrainDelay: PT-0.001S (expected: >= 0)");
     assertThat(
             assertThrows(
                 IllegalArgumentException.class,

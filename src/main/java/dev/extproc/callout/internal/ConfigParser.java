@@ -213,6 +213,12 @@ public final class ConfigParser {
               "10s",
               (b, v) -> b.hookDeadline(Durations.parse(v))),
           new Option(
+              "--shutdown-drain-delay",
+              "DURATION",
+              "time health reports draining before new streams are refused",
+              "0s",
+              (b, v) -> b.shutdownDrainDelay(Durations.parse(v))),
+          new Option(
               "--shutdown-grace-period",
               "DURATION",
               "time in-flight streams get to finish on shutdown",

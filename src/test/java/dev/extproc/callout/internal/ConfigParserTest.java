@@ -69,6 +69,8 @@ class ConfigParserTest {
             ":Authority,x-envoy*",
             "--hook-threads",
             "8",
+            "--shutdown-drain-delay",
+            "250ms",
             "--shutdown-grace-period",
             "1500ms");
 
@@ -95,6 +97,7 @@ class ConfigParserTest {
         .isEqualTo(dev.extproc.callout.MutationProfile.SERVICE_EXTENSIONS_TRAFFIC);
     assertThat(config.allowedMutationHeaders()).containsExactly(":authority", "x-envoy*");
     assertThat(config.hookThreads()).isEqualTo(8);
+    assertThat(config.shutdownDrainDelay()).isEqualTo(Duration.ofMillis(250));
     assertThat(config.shutdownGracePeriod()).isEqualTo(Duration.ofMillis(1500));
   }
 
