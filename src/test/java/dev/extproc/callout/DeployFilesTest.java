@@ -408,10 +408,16 @@ class DeployFilesTest {
             get(
                 map(get(map(get(map(get(container(), "lifecycle")), "preStop")), "sleep")),
                 "seconds"));
-    Duration drain = effectiveConfig().shutdownGracePeriod();
+    CalloutServerConfig config = effectiveConfig();
+    Duration drain =
+        config
+            .shutdownDrainDelay()
+            .plus(config.shutdownGracePeriod())
+            .plus(CalloutServer.HOOKS_RETURN_TIMEOUT);
     long terminationGrace = integer(get(podSpec, "terminationGracePeriodSeconds"));
 
-    assertThat(drain).isAtLeast(CalloutServerConfig.DEFAULT_SHUTDOWN_GRACE_PERIOD);
+    assertThat(config.shutdownGracePeriod())
+        .isAtLeast(CalloutServerConfig.DEFAULT_SHUTDOWN_GRACE_PERIOD);
     assertThat(terminationGrace).isGreaterThan(preStop + drain.toSeconds());
     assertWithMessage("liveness tolerates a whole drain of 503s")
         .that(integer(get(liveness, "periodSeconds")) * integer(get(liveness, "failureThreshold")))
