@@ -1,0 +1,198 @@
+package dev.extproc.callout;
+
+import dev.extproc.callout.samples.addheader.AddHeader;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
+import io.grpc.Context;
+import io.grpc.Status;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The engine's own work per message: {@link CalloutStream} driven directly, hooks inline (no hook
+ * executor), replies going to a {@link CountingServerCall} instead of gRPC. Neither gRPC's framing
+ * and protobuf parsing nor the hand-off to a hook thread is included: the load generator measures
+ * those. Run with {@code bench/jmh.sh EngineBenchmark -prof gc}.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Fork(1)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class EngineBenchmark {
+
+  /** Stream ids of a server that has been up a while: past the range Java boxes for free. */
+  private static final long FIRST_STREAM_ID = 1_000_000;
+
+  private static final InetSocketAddress PEER = new InetSocketAddress("10.1.2.3", 41234);
+
+  /** A callout that overrides nothing: every message is answered "continue". */
+  static final class NoopCallout extends CalloutServer {
+    NoopCallout() {
+      super(CalloutServerConfig.defaults());
+    }
+  }
+
+  /** A callout, a fake call, and the gRPC context its streams run in. */
+  abstract static class Server {
+    final CalloutServer callout;
+    final CountingServerCall call = new CountingServerCall();
+    final Context.CancellableContext grpcContext = Context.ROOT.withCancellation();
+    long nextStreamId = FIRST_STREAM_ID;
+
+    Server(CalloutServer callout) {
+      this.callout = callout;
+    }
+
+    /** Opens a stream as {@link CalloutServer#service()} does. */
+    CalloutStream open() {
+      CalloutContext ctx = new CalloutContext(nextStreamId++, PEER, grpcContext);
+      CalloutStream stream = new CalloutStream(callout, call, ctx, null);
+      stream.start();
+      return stream;
+    }
+
+    /** Fails the run when the engine did not answer every message or closed a stream badly. */
+    public abstract void check();
+
+    void expect(long expectedMessages, long expectedCloses) {
+      Status status = call.lastStatus;
+      if (call.messagesSent != expectedMessages
+          || call.closes != expectedCloses
+          || (status != null && !status.isOk())) {
+        throw new IllegalStateException(
+            "sent "
+                + call.messagesSent
+                + " replies (expected "
+                + expectedMessages
+                + "), closed "
+                + call.closes
+                + " streams (expected "
+                + expectedCloses
+                + "), last status "
+                + status);
+      }
+    }
+
+    @TearDown
+    public void close() {
+      grpcContext.cancel(null);
+      callout.close();
+    }
+  }
+
+  /** One open stream that is sent the same request_headers message again and again. */
+  abstract static class OpenStream extends Server {
+    final ProcessingRequest requestHeaders = BenchMessages.requestHeadersMessage(BodySendMode.NONE);
+    final CalloutStream stream = open();
+    long delivered;
+
+    OpenStream(CalloutServer callout) {
+      super(callout);
+    }
+
+    @TearDown
+    @Override
+    public void check() {
+      expect(delivered, 0);
+    }
+  }
+
+  /** {@link OpenStream} of a callout that continues. */
+  @State(Scope.Thread)
+  public static class NoopStream extends OpenStream {
+    public NoopStream() {
+      super(new NoopCallout());
+    }
+  }
+
+  /** {@link OpenStream} of the {@code add-header} sample. */
+  @State(Scope.Thread)
+  public static class AddHeaderStream extends OpenStream {
+    public AddHeaderStream() {
+      super(new AddHeader(CalloutServerConfig.defaults()));
+    }
+  }
+
+  /** Whole streams of the {@code add-header} sample. */
+  @State(Scope.Thread)
+  public static class AddHeaderServer extends Server {
+    final ProcessingRequest requestHeaders = BenchMessages.requestHeadersMessage(BodySendMode.NONE);
+    final ProcessingRequest responseHeaders = BenchMessages.responseHeadersMessage();
+    long streams;
+
+    public AddHeaderServer() {
+      super(new AddHeader(CalloutServerConfig.defaults()));
+    }
+
+    @TearDown
+    @Override
+    public void check() {
+      expect(2 * streams, streams);
+    }
+  }
+
+  /** A stream in STREAMED request body mode, sent the same 64 KiB chunk again and again. */
+  @State(Scope.Thread)
+  public static class StreamedBody extends Server {
+    final ProcessingRequest chunk = BenchMessages.requestBodyMessage(64 * 1024);
+    final CalloutStream stream = open();
+    long delivered = 1;
+
+    public StreamedBody() {
+      super(new NoopCallout());
+      stream.onMessage(BenchMessages.requestHeadersMessage(BodySendMode.STREAMED));
+    }
+
+    @TearDown
+    @Override
+    public void check() {
+      expect(delivered, 0);
+    }
+  }
+
+  /** request_headers through a callout that continues: the engine alone. */
+  @Benchmark
+  public long requestHeadersNoop(NoopStream s) {
+    s.stream.onMessage(s.requestHeaders);
+    return ++s.delivered;
+  }
+
+  /** request_headers through the {@code add-header} sample's hook. */
+  @Benchmark
+  public long requestHeadersAddHeader(AddHeaderStream s) {
+    s.stream.onMessage(s.requestHeaders);
+    return ++s.delivered;
+  }
+
+  /**
+   * A whole {@code add-header} stream as Envoy runs one for a request without bodies: open, request
+   * headers, response headers, half-close.
+   */
+  @Benchmark
+  public long wholeStreamAddHeader(AddHeaderServer s) {
+    CalloutStream stream = s.open();
+    stream.onMessage(s.requestHeaders);
+    stream.onMessage(s.responseHeaders);
+    stream.onHalfClose();
+    stream.onComplete();
+    return ++s.streams;
+  }
+
+  /** A 64 KiB STREAMED request body chunk passed through unchanged. */
+  @Benchmark
+  public long streamedBodyChunk64KiB(StreamedBody s) {
+    s.stream.onMessage(s.chunk);
+    return ++s.delivered;
+  }
+}
