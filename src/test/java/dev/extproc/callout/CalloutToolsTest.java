@@ -195,13 +195,24 @@ class CalloutToolsTest {
                 .setKey("mock")
                 .setRawValue(ByteString.copyFromUtf8("yes"))
                 .build(),
-            HeaderValue.newBuilder().setKey("legacy").setValue("v").build());
+            HeaderValue.newBuilder().setKey("legacy").setValue("v").build(),
+            HeaderValue.newBuilder()
+                .setKey("dup")
+                .setRawValue(ByteString.copyFromUtf8("1"))
+                .build(),
+            HeaderValue.newBuilder()
+                .setKey("dup")
+                .setRawValue(ByteString.copyFromUtf8("2"))
+                .build());
 
     assertThat(CalloutTools.headersContain(headers, "mock")).isTrue();
     assertThat(CalloutTools.headersContain(headers, "bad-header")).isFalse();
     assertThat(CalloutTools.headersContain(headers, "mock", "yes")).isTrue();
     assertThat(CalloutTools.headersContain(headers, "mock", "no")).isFalse();
     assertThat(CalloutTools.headersContain(headers, "legacy", "v")).isTrue();
+    assertThat(CalloutTools.headersContain(headers, "dup", "2")).isTrue();
+    assertThat(CalloutTools.headersContain(headers, "dup", "3")).isFalse();
+    assertThat(CalloutTools.headersContain(headers, "DUP")).isFalse();
   }
 
   @Test
@@ -217,6 +228,18 @@ class CalloutToolsTest {
     assertThat(CalloutTools.bodyContains(body, "mock")).isFalse();
     assertThat(CalloutTools.bodyContains(body, "")).isTrue();
     assertThat(CalloutTools.bodyContains(HttpBody.getDefaultInstance(), "x")).isFalse();
+  }
+
+  @Test
+  void bodyContains_sliceOfALargerBuffer_looksOnlyInsideTheSlice() {
+    HttpBody slice =
+        HttpBody.newBuilder().setBody(ByteString.copyFromUtf8("abcdef").substring(1, 4)).build();
+
+    assertThat(CalloutTools.bodyContains(slice, "bcd")).isTrue();
+    assertThat(CalloutTools.bodyContains(slice, "d")).isTrue();
+    assertThat(CalloutTools.bodyContains(slice, "abc")).isFalse();
+    assertThat(CalloutTools.bodyContains(slice, "cde")).isFalse();
+    assertThat(CalloutTools.bodyContains(slice, "bcde")).isFalse();
   }
 
   @Test
