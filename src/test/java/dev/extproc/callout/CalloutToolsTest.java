@@ -196,14 +196,8 @@ class CalloutToolsTest {
                 .setRawValue(ByteString.copyFromUtf8("yes"))
                 .build(),
             HeaderValue.newBuilder().setKey("legacy").setValue("v").build(),
-            HeaderValue.newBuilder()
-                .setKey("dup")
-                .setRawValue(ByteString.copyFromUtf8("1"))
-                .build(),
-            HeaderValue.newBuilder()
-                .setKey("dup")
-                .setRawValue(ByteString.copyFromUtf8("2"))
-                .build());
+            CalloutTools.header("dup", "1"),
+            CalloutTools.header("dup", "2"));
 
     assertThat(CalloutTools.headersContain(headers, "mock")).isTrue();
     assertThat(CalloutTools.headersContain(headers, "bad-header")).isFalse();

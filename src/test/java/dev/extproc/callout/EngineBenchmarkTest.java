@@ -61,6 +61,16 @@ class EngineBenchmarkTest {
   }
 
   @Test
+  void wholeStreamNoop_eachStream_answersBothPhasesWithContinueAndClosesOk() throws Exception {
+    CountingServerCall call = twice(new EngineBenchmark.NoopServer(), benchmark::wholeStreamNoop);
+
+    assertThat(call.messagesSent).isEqualTo(4);
+    assertThat(call.closes).isEqualTo(2);
+    assertThat(call.lastStatus).isEqualTo(Status.OK);
+    assertThat(call.lastMessage).isEqualTo(reply("response_headers {}"));
+  }
+
+  @Test
   void wholeStreamAddHeader_eachStream_answersBothPhasesAndClosesOk() throws Exception {
     CountingServerCall call =
         twice(new EngineBenchmark.AddHeaderServer(), benchmark::wholeStreamAddHeader);
