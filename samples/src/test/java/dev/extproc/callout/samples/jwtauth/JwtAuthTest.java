@@ -89,6 +89,38 @@ class JwtAuthTest {
   }
 
   @Test
+  void validToken_claimsThatCannotBeHeaders_areLeftOut() {
+    // Found by the fuzz test: each of these made the reply one Envoy rejects (INTERNAL before).
+    String token =
+        TestTokens.rs256(
+            "{\"sub\":\"x\",\"bad name\":\"v\",\"\":\"empty\",\"caf\u00e9\":\"v\","
+                + "\"multi\":\"a\\nb\",\"nul\":\"a\\u0000b\",\"long\":\""
+                + "x".repeat(16385)
+                + "\",\"ok\":\"y\"}");
+
+    assertThat(replyFor("authorization", "Bearer " + token))
+        .isEqualTo(
+            Replies.requestHeaders(
+                mutation(sets(set("decoded-sub", "x"), set("decoded-ok", "y"))), true));
+  }
+
+  @Test
+  void validToken_claimsAfterTheHundredth_areLeftOut() {
+    StringBuilder claims = new StringBuilder("{");
+    HeaderMutation.Builder expected = HeaderMutation.newBuilder();
+    for (int i = 0; i < JwtAuth.MAX_CLAIMS + 5; i++) {
+      claims.append(i == 0 ? "" : ",").append("\"c").append(i).append("\":").append(i);
+      if (i < JwtAuth.MAX_CLAIMS) {
+        expected.addSetHeaders(set("decoded-c" + i, String.valueOf(i)));
+      }
+    }
+    String token = TestTokens.rs256(claims.append('}').toString());
+
+    assertThat(replyFor("authorization", "Bearer " + token))
+        .isEqualTo(Replies.requestHeaders(expected.build(), true));
+  }
+
+  @Test
   void headerKeyAnyCase_lastWordIsTheToken() throws Exception {
     String token = TestTokens.rs256("{\"sub\":\"x\"}");
     ProcessingResponse expected =
