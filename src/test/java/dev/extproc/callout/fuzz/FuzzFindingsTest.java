@@ -8,19 +8,16 @@ import static dev.extproc.callout.testing.CalloutTester.headers;
 import com.google.protobuf.ByteString;
 import dev.extproc.callout.CalloutContext;
 import dev.extproc.callout.CalloutServer;
+import dev.extproc.callout.samples.Replies;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.HeaderSendMode;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
-import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
-import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
 import io.grpc.Status;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
@@ -72,19 +69,7 @@ class FuzzFindingsTest {
                   .build());
       stream.requestHeaders(headers(":path", "/"));
       assertThat(stream.requestBody(body("last", true)))
-          .isEqualTo(
-              ProcessingResponse.newBuilder()
-                  .setRequestBody(
-                      BodyResponse.newBuilder()
-                          .setResponse(
-                              CommonResponse.newBuilder()
-                                  .setBodyMutation(
-                                      BodyMutation.newBuilder()
-                                          .setStreamedResponse(
-                                              StreamedBodyResponse.newBuilder()
-                                                  .setBody(ByteString.copyFromUtf8("last"))
-                                                  .setEndOfStream(true)))))
-                  .build());
+          .isEqualTo(Replies.streamed(true, ByteString.copyFromUtf8("last"), true));
 
       stream.send(ProcessingRequest.newBuilder().setRequestBody(body("more", false)).build());
 
