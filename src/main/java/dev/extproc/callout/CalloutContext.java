@@ -179,10 +179,13 @@ public final class CalloutContext {
           "mode_override is read by Envoy only in reply to headers, not " + current.wireName());
     }
     if (modeOverride == null) {
+      // By number: a mode newer than our protos (GRPC) is UNRECOGNIZED, which the setter refuses.
+      ProtocolConfiguration announced =
+          protocolConfig == null ? ProtocolConfiguration.getDefaultInstance() : protocolConfig;
       modeOverride =
           ProcessingMode.newBuilder()
-              .setRequestBodyMode(requestBodyMode())
-              .setResponseBodyMode(responseBodyMode());
+              .setRequestBodyModeValue(announced.getRequestBodyModeValue())
+              .setResponseBodyModeValue(announced.getResponseBodyModeValue());
     }
     return modeOverride;
   }

@@ -408,6 +408,15 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
   private List<ProcessingResponse> fullDuplexChunk(
       Phase phase, ProcessingRequest request, FullDuplexBody body) {
     boolean requestDirection = phase == Phase.REQUEST_BODY;
+    if (body.isEnded()) {
+      // Envoy never sends one; there is nowhere to put it once the last chunk was marked.
+      throw Status.INVALID_ARGUMENT
+          .withDescription(
+              phase.wireName()
+                  + " after the end of the body (end_of_stream or trailers) in"
+                  + " FULL_DUPLEX_STREAMED mode")
+          .asRuntimeException();
+    }
     HttpBody chunk = requestDirection ? request.getRequestBody() : request.getResponseBody();
     body.markStarted();
     BodyTransformer transformer = ctx.bodyTransformer(requestDirection);

@@ -51,6 +51,11 @@ final class FullDuplexBody implements BodySink {
     return started && !ended;
   }
 
+  /** Whether the body ended: its last chunk arrived, or trailers followed it. */
+  boolean isEnded() {
+    return ended;
+  }
+
   void markStarted() {
     started = true;
   }

@@ -89,6 +89,21 @@ public final class SampleMain {
     return Collections.unmodifiableSet(new LinkedHashSet<>(SAMPLES.keySet()));
   }
 
+  /**
+   * Returns what builds sample {@code name} when the launcher gets no flags of its own (jwt-auth
+   * then verifies with the bundled test key).
+   *
+   * @throws IllegalArgumentException when there is no such sample
+   */
+  static Function<CalloutServerConfig, CalloutServer> factory(String name) {
+    Sample sample = SAMPLES.get(name);
+    if (sample == null) {
+      throw new IllegalArgumentException(
+          "sample: " + name + " (expected one of: " + SAMPLES.keySet() + ")");
+    }
+    return sample.create(Map.of());
+  }
+
   private static Map<String, Sample> samples() {
     Map<String, Sample> samples = new LinkedHashMap<>();
     samples.put("basic", flags -> Basic::new);

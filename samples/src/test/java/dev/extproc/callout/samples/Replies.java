@@ -10,6 +10,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
 
 /**
  * The replies of spec/samples.md, built field by field from the protobuf builders (never through
@@ -81,6 +82,21 @@ public final class Replies {
     return ProcessingResponse.newBuilder()
         .setResponseBody(body(BodyMutation.newBuilder().setBody(body).build()))
         .build();
+  }
+
+  /**
+   * A FULL_DUPLEX_STREAMED body reply: {@code body} as one {@code streamed_response} chunk of the
+   * request body (or the response body), marked {@code end_of_stream} when asked.
+   */
+  public static ProcessingResponse streamed(boolean request, ByteString body, boolean endOfStream) {
+    BodyResponse reply =
+        body(
+            BodyMutation.newBuilder()
+                .setStreamedResponse(
+                    StreamedBodyResponse.newBuilder().setBody(body).setEndOfStream(endOfStream))
+                .build());
+    ProcessingResponse.Builder response = ProcessingResponse.newBuilder();
+    return (request ? response.setRequestBody(reply) : response.setResponseBody(reply)).build();
   }
 
   /** A {@code response_body} reply with {@code clear_body}. */

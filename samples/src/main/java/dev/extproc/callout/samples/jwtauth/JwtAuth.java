@@ -41,9 +41,11 @@ import org.jspecify.annotations.Nullable;
  * <p>The token is the last space-separated word of the first {@code authorization} header (key
  * compared case-insensitively). A valid token (RS256 signature by the configured public key, {@code
  * exp} in the future and {@code nbf} in the past when present) adds one {@code decoded-<claim>}
- * header per claim, in the token's order, and clears the route cache. A missing or invalid token
- * gets an HTTP 401 immediate response with {@code www-authenticate: Bearer}: the request never
- * reaches the upstream, even behind a load balancer that fails open.
+ * header per claim, in the token's order, and clears the route cache; claims that cannot be headers
+ * (a name that is not an HTTP token, NUL, CR or LF in the value, over 16 KiB, past the 100th) are
+ * left out, since Envoy would fail the request on them. A missing or invalid token gets an HTTP 401
+ * immediate response with {@code www-authenticate: Bearer}: the request never reaches the upstream,
+ * even behind a load balancer that fails open.
  */
 public final class JwtAuth extends CalloutServer {
 
@@ -52,6 +54,19 @@ public final class JwtAuth extends CalloutServer {
 
   /** The body of the 401 reply when the token does not verify. */
   public static final String INVALID = "Authorization token is invalid.";
+
+  /** What each forwarded claim's header name starts with. */
+  public static final String PREFIX = "decoded-";
+
+  /**
+   * The most claims forwarded: Envoy fails a request whose reply sets more headers than its {@code
+   * max_headers_count} (100 by default).
+   */
+  public static final int MAX_CLAIMS = 100;
+
+  // The ext_proc API's limit on a header key or value, in bytes.
+  private static final int MAX_HEADER_BYTES = 16384;
+  private static final String TOKEN_SYMBOLS = "!#$%&'*+-.^_`|~";
 
   private static final Pattern PUBLIC_KEY =
       Pattern.compile("-----BEGIN PUBLIC KEY-----([^-]*)-----END PUBLIC KEY-----");
@@ -120,8 +135,42 @@ public final class JwtAuth extends CalloutServer {
       return null;
     }
     List<Map.Entry<String, String>> decoded = new ArrayList<>();
-    claims.forEach((name, value) -> decoded.add(Map.entry("decoded-" + name, Json.text(value))));
+    claims.forEach(
+        (name, value) -> {
+          String text = Json.text(value);
+          if (decoded.size() < MAX_CLAIMS && isHeaderName(name) && isHeaderValue(text)) {
+            decoded.add(Map.entry(PREFIX + name, text));
+          }
+        });
     return CalloutTools.addHeaderMutation(decoded, List.of(), true);
+  }
+
+  /**
+   * Whether {@code decoded-<name>} is a header name (an RFC 9110 token), and short enough. A signed
+   * token may name a claim anything; Envoy fails the request on a bad header name.
+   */
+  static boolean isHeaderName(String name) {
+    if (name.isEmpty() || PREFIX.length() + name.length() > MAX_HEADER_BYTES) {
+      return false;
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (!((c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
+          || TOKEN_SYMBOLS.indexOf(c) >= 0)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether {@code text} can be a header value: no NUL, CR or LF, and short enough. */
+  static boolean isHeaderValue(String text) {
+    return text.getBytes(StandardCharsets.UTF_8).length <= MAX_HEADER_BYTES
+        && text.indexOf('\0') < 0
+        && text.indexOf('\r') < 0
+        && text.indexOf('\n') < 0;
   }
 
   private static String authorization(HttpHeaders headers) {

@@ -6,6 +6,7 @@ import dev.extproc.callout.CalloutServerConfig;
 import dev.extproc.callout.CalloutTools;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +24,9 @@ public final class Stateful extends CalloutServer {
   record RequestFacts(String path, boolean credentials) {}
 
   static final CalloutContext.Key<RequestFacts> FACTS = CalloutContext.Key.of("request-facts");
+
+  // The ext_proc API's limit on a header value, in bytes.
+  private static final int MAX_VALUE_BYTES = 16384;
 
   /** Creates the sample with {@code config}. */
   public Stateful(CalloutServerConfig config) {
@@ -47,7 +51,10 @@ public final class Stateful extends CalloutServer {
       return null; // Envoy skipped the request headers (request_header_mode SKIP)
     }
     List<Map.Entry<String, String>> set = new ArrayList<>();
-    set.add(Map.entry("x-request-path", facts.path()));
+    // Envoy takes request headers up to 60 KiB; a header value in a reply may have 16 KiB.
+    if (facts.path().getBytes(StandardCharsets.UTF_8).length <= MAX_VALUE_BYTES) {
+      set.add(Map.entry("x-request-path", facts.path()));
+    }
     if (facts.credentials()) {
       set.add(Map.entry("cache-control", "private, no-store"));
     }

@@ -9,13 +9,9 @@ import static dev.extproc.callout.testing.CalloutTester.headers;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.protobuf.ByteString;
-import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSAlgorithm;
-import com.nimbusds.jose.JWSHeader;
-import com.nimbusds.jose.JWSSigner;
 import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jose.crypto.RSASSASigner;
-import com.nimbusds.jose.util.Base64URL;
 import dev.extproc.callout.CalloutServerConfig;
 import dev.extproc.callout.samples.Replies;
 import dev.extproc.callout.samples.SampleServer;
@@ -27,18 +23,13 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.type.v3.HttpStatus;
 import io.envoyproxy.envoy.type.v3.StatusCode;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyFactory;
 import java.security.KeyPairGenerator;
-import java.security.PrivateKey;
 import java.security.interfaces.RSAPublicKey;
-import java.security.spec.PKCS8EncodedKeySpec;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Base64;
-import java.util.Objects;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -58,32 +49,6 @@ class JwtAuthTest {
     sample.close();
   }
 
-  private static PrivateKey testPrivateKey() throws Exception {
-    try (InputStream in = JwtAuthTest.class.getResourceAsStream("test-private-key.pem")) {
-      String pem = new String(Objects.requireNonNull(in).readAllBytes(), StandardCharsets.US_ASCII);
-      String base64 =
-          pem.substring(
-              pem.indexOf("-----BEGIN PRIVATE KEY-----") + 27,
-              pem.indexOf("-----END PRIVATE KEY-----"));
-      return KeyFactory.getInstance("RSA")
-          .generatePrivate(new PKCS8EncodedKeySpec(Base64.getMimeDecoder().decode(base64)));
-    }
-  }
-
-  /** Signs {@code payloadJson} (kept byte for byte, so claim order is the test's). */
-  private static String sign(JWSSigner signer, JWSAlgorithm algorithm, String payloadJson)
-      throws Exception {
-    JWSHeader header = new JWSHeader.Builder(algorithm).type(JOSEObjectType.JWT).build();
-    Base64URL payload = Base64URL.encode(payloadJson.getBytes(StandardCharsets.UTF_8));
-    String signingInput = header.toBase64URL() + "." + payload;
-    Base64URL signature = signer.sign(header, signingInput.getBytes(StandardCharsets.US_ASCII));
-    return signingInput + "." + signature;
-  }
-
-  private static String rs256(String payloadJson) throws Exception {
-    return sign(new RSASSASigner(testPrivateKey()), JWSAlgorithm.RS256, payloadJson);
-  }
-
   private ProcessingResponse replyFor(String authorizationKey, String value) {
     return sample.newStream().requestHeaders(headers(":path", "/", authorizationKey, value));
   }
@@ -101,7 +66,7 @@ class JwtAuthTest {
   @Test
   void validToken_decodedClaimsInTokenOrder_thenClearRouteCache() throws Exception {
     String token =
-        rs256(
+        TestTokens.rs256(
             "{\"sub\":\"1234567890\",\"name\":\"John Doe\",\"admin\":true,\"iat\":1516239022,"
                 + "\"exp\":"
                 + (NOW_SECONDS + 60)
@@ -124,8 +89,40 @@ class JwtAuthTest {
   }
 
   @Test
+  void validToken_claimsThatCannotBeHeaders_areLeftOut() {
+    // Found by the fuzz test: each of these made the reply one Envoy rejects (INTERNAL before).
+    String token =
+        TestTokens.rs256(
+            "{\"sub\":\"x\",\"bad name\":\"v\",\"\":\"empty\",\"caf\u00e9\":\"v\","
+                + "\"multi\":\"a\\nb\",\"nul\":\"a\\u0000b\",\"long\":\""
+                + "x".repeat(16385)
+                + "\",\"ok\":\"y\"}");
+
+    assertThat(replyFor("authorization", "Bearer " + token))
+        .isEqualTo(
+            Replies.requestHeaders(
+                mutation(sets(set("decoded-sub", "x"), set("decoded-ok", "y"))), true));
+  }
+
+  @Test
+  void validToken_claimsAfterTheHundredth_areLeftOut() {
+    StringBuilder claims = new StringBuilder("{");
+    HeaderMutation.Builder expected = HeaderMutation.newBuilder();
+    for (int i = 0; i < JwtAuth.MAX_CLAIMS + 5; i++) {
+      claims.append(i == 0 ? "" : ",").append("\"c").append(i).append("\":").append(i);
+      if (i < JwtAuth.MAX_CLAIMS) {
+        expected.addSetHeaders(set("decoded-c" + i, String.valueOf(i)));
+      }
+    }
+    String token = TestTokens.rs256(claims.append('}').toString());
+
+    assertThat(replyFor("authorization", "Bearer " + token))
+        .isEqualTo(Replies.requestHeaders(expected.build(), true));
+  }
+
+  @Test
   void headerKeyAnyCase_lastWordIsTheToken() throws Exception {
-    String token = rs256("{\"sub\":\"x\"}");
+    String token = TestTokens.rs256("{\"sub\":\"x\"}");
     ProcessingResponse expected =
         Replies.requestHeaders(mutation(sets(set("decoded-sub", "x"))), true);
 
@@ -143,7 +140,7 @@ class JwtAuthTest {
                     .addHeaders(
                         HeaderValue.newBuilder()
                             .setKey("authorization")
-                            .setValue("Bearer " + rs256("{\"sub\":\"y\"}"))))
+                            .setValue("Bearer " + TestTokens.rs256("{\"sub\":\"y\"}"))))
             .build();
 
     assertThat(sample.newStream().requestHeaders(legacy))
@@ -163,13 +160,16 @@ class JwtAuthTest {
     KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
     generator.initialize(2048);
     String otherKey =
-        sign(
+        TestTokens.sign(
             new RSASSASigner(generator.generateKeyPair().getPrivate()),
             JWSAlgorithm.RS256,
             "{\"sub\":\"x\"}");
-    String hs256 = sign(new MACSigner(new byte[32]), JWSAlgorithm.HS256, "{\"sub\":\"x\"}");
-    String rs512 = sign(new RSASSASigner(testPrivateKey()), JWSAlgorithm.RS512, "{\"sub\":\"x\"}");
-    String valid = rs256("{\"sub\":\"x\"}");
+    String hs256 =
+        TestTokens.sign(new MACSigner(new byte[32]), JWSAlgorithm.HS256, "{\"sub\":\"x\"}");
+    String rs512 =
+        TestTokens.sign(
+            new RSASSASigner(TestTokens.privateKey()), JWSAlgorithm.RS512, "{\"sub\":\"x\"}");
+    String valid = TestTokens.rs256("{\"sub\":\"x\"}");
     String[] parts = valid.split("\\.", -1);
     String none =
         Base64.getUrlEncoder()
@@ -179,7 +179,11 @@ class JwtAuthTest {
             + parts[1]
             + ".";
     String tampered =
-        parts[0] + "." + rs256("{\"sub\":\"admin\"}").split("\\.", -1)[1] + "." + parts[2];
+        parts[0]
+            + "."
+            + TestTokens.rs256("{\"sub\":\"admin\"}").split("\\.", -1)[1]
+            + "."
+            + parts[2];
 
     for (String token :
         new String[] {
@@ -190,10 +194,10 @@ class JwtAuthTest {
           rs512,
           none,
           tampered,
-          rs256("{\"sub\":\"x\",\"exp\":" + (NOW_SECONDS - 1) + "}"),
-          rs256("{\"sub\":\"x\",\"exp\":" + NOW_SECONDS + "}"),
-          rs256("{\"sub\":\"x\",\"nbf\":" + (NOW_SECONDS + 1) + "}"),
-          rs256("{\"sub\":\"x\",\"exp\":\"tomorrow\"}"),
+          TestTokens.rs256("{\"sub\":\"x\",\"exp\":" + (NOW_SECONDS - 1) + "}"),
+          TestTokens.rs256("{\"sub\":\"x\",\"exp\":" + NOW_SECONDS + "}"),
+          TestTokens.rs256("{\"sub\":\"x\",\"nbf\":" + (NOW_SECONDS + 1) + "}"),
+          TestTokens.rs256("{\"sub\":\"x\",\"exp\":\"tomorrow\"}"),
         }) {
       assertThat(replyFor("authorization", "Bearer " + token))
           .isEqualTo(unauthorized("Authorization token is invalid."));
@@ -206,7 +210,8 @@ class JwtAuthTest {
             replyFor(
                 "authorization",
                 "Bearer "
-                    + rs256("{\"nbf\":" + NOW_SECONDS + ",\"exp\":" + (NOW_SECONDS + 1) + "}")))
+                    + TestTokens.rs256(
+                        "{\"nbf\":" + NOW_SECONDS + ",\"exp\":" + (NOW_SECONDS + 1) + "}")))
         .isEqualTo(
             Replies.requestHeaders(
                 mutation(

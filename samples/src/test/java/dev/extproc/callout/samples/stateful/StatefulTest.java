@@ -54,6 +54,17 @@ class StatefulTest {
   }
 
   @Test
+  void pathLongerThanAHeaderValueMayBe_isNotEchoed() {
+    // Envoy accepts request headers up to 60 KiB; a header value in a reply is limited to 16 KiB.
+    CalloutTester.Stream stream = sample.newStream();
+    stream.requestHeaders(headers(":path", "/" + "a".repeat(16384), "cookie", "s=1"));
+
+    assertThat(stream.responseHeaders(headers(":status", "200")))
+        .isEqualTo(
+            Replies.responseHeaders(mutation(sets(set("cache-control", "private, no-store")))));
+  }
+
+  @Test
   void responseWithoutRequestHeaders_continues() {
     assertThat(sample.newStream().responseHeaders(headers(":status", "200")))
         .isEqualTo(Replies.continueResponseHeaders());

@@ -1,0 +1,259 @@
+package dev.extproc.callout.fuzz;
+
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest.RequestCase;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse.ResponseCase;
+import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
+import java.util.List;
+
+/**
+ * What the framework promises about the replies to one stream, checked against the replies it sent:
+ *
+ * <ul>
+ *   <li>one reply per message with a request case, in order, of the message's type (or an {@code
+ *       immediate_response} to headers and bodies); none to a message without a request case;
+ *   <li>in FULL_DUPLEX_STREAMED mode, any number of {@code streamed_response} body replies per
+ *       chunk, at most the chunk size each, the last one marked {@code end_of_stream} exactly when
+ *       the body ended; before trailers, what is left of an unfinished body, unmarked;
+ *   <li>at most one standalone {@code override_message_timeout} per message, before its reply;
+ *   <li>nothing at all once a message in observability mode has arrived, and nothing after an
+ *       immediate response (the messages after it are ignored);
+ *   <li>a body chunk after its full-duplex body ended ends the stream with an error.
+ * </ul>
+ *
+ * <p>A stream the client half-closed and the server closed with OK must have every reply; one that
+ * ended otherwise may stop short after any message.
+ */
+public final class ReplyModel {
+
+  /** Whether a body chunk came after the end of its full-duplex body. */
+  public enum BodyAfterEnd {
+    /** No: the stream may end OK. */
+    NO,
+    /**
+     * Perhaps: in observability mode the model cannot tell whether the hook answered the last chunk
+     * with an (unsent) immediate response, which leaves the body open.
+     */
+    MAYBE,
+    /** Yes: the stream must end with an error at that chunk. */
+    YES
+  }
+
+  private final StreamPlan plan;
+  private final FuzzedCallout.Outcome outcome;
+  private final List<ProcessingResponse> replies;
+  private final boolean complete;
+  private final int chunkSize;
+  private int next;
+  private boolean immediate;
+  private boolean observability;
+  private int requestBodyMode = BodySendMode.NONE_VALUE;
+  private int responseBodyMode = BodySendMode.NONE_VALUE;
+  private final boolean[] started = new boolean[2];
+  private final boolean[] ended = new boolean[2];
+  private final boolean[] maybeEnded = new boolean[2];
+  private BodyAfterEnd bodyAfterEnd = BodyAfterEnd.NO;
+
+  private ReplyModel(StreamPlan plan, FuzzedCallout.Outcome outcome, int chunkSize) {
+    this.plan = plan;
+    this.outcome = outcome;
+    this.replies = outcome.replies();
+    this.complete = outcome.status().isOk();
+    this.chunkSize = chunkSize;
+  }
+
+  /**
+   * Checks the replies of {@code outcome}, which the server sent for {@code plan} before the stream
+   * ended; {@code chunkSize} is the server's streamed chunk size.
+   *
+   * @return whether a body chunk came after the end of its full-duplex body
+   * @throws AssertionError saying which reply breaks which promise
+   */
+  public static BodyAfterEnd check(StreamPlan plan, FuzzedCallout.Outcome outcome, int chunkSize) {
+    ReplyModel model = new ReplyModel(plan, outcome, chunkSize);
+    model.run();
+    return model.bodyAfterEnd;
+  }
+
+  private void run() {
+    List<ProcessingRequest> messages = plan.messages();
+    for (int i = 0; i < messages.size() && bodyAfterEnd != BodyAfterEnd.YES; i++) {
+      ProcessingRequest message = messages.get(i);
+      RequestCase phase = message.getRequestCase();
+      if (phase == RequestCase.REQUEST_NOT_SET || immediate) {
+        continue;
+      }
+      if (message.getObservabilityMode()) {
+        observability = true;
+      }
+      if (message.hasProtocolConfig()) {
+        requestBodyMode = message.getProtocolConfig().getRequestBodyModeValue();
+        responseBodyMode = message.getProtocolConfig().getResponseBodyModeValue();
+      }
+      if (next < replies.size() && replies.get(next).hasOverrideMessageTimeout()) {
+        ProcessingResponse extension = replies.get(next);
+        expect(!observability, i, "override_message_timeout in observability mode");
+        expect(
+            extension.getResponseCase() == ResponseCase.RESPONSE_NOT_SET
+                && !extension.hasDynamicMetadata()
+                && !extension.hasModeOverride(),
+            i,
+            "override_message_timeout not sent alone");
+        next++;
+      }
+      if (!answered(i, message, phase)) {
+        expect(!complete, i, "no reply, yet the stream ended OK");
+        break;
+      }
+    }
+    if (next < replies.size()) {
+      throw failure(
+          "reply #" + next + " answers no message: " + Dump.of(replies.get(next), 400), -1);
+    }
+  }
+
+  /**
+   * Consumes the replies to message {@code i} (none in observability mode, where only the body
+   * state moves on); false when they ran out first.
+   */
+  private boolean answered(int i, ProcessingRequest message, RequestCase phase) {
+    boolean request =
+        phase == RequestCase.REQUEST_BODY
+            || phase == RequestCase.REQUEST_TRAILERS
+            || phase == RequestCase.REQUEST_HEADERS;
+    int direction = request ? 0 : 1;
+    boolean fullDuplex =
+        (request ? requestBodyMode : responseBodyMode) == BodySendMode.FULL_DUPLEX_STREAMED_VALUE;
+    boolean body = phase == RequestCase.REQUEST_BODY || phase == RequestCase.RESPONSE_BODY;
+    boolean trailers =
+        phase == RequestCase.REQUEST_TRAILERS || phase == RequestCase.RESPONSE_TRAILERS;
+    ResponseCase bodyCase = request ? ResponseCase.REQUEST_BODY : ResponseCase.RESPONSE_BODY;
+    if (fullDuplex && body) {
+      if (ended[direction]) {
+        bodyAfterEnd = BodyAfterEnd.YES;
+        return true;
+      }
+      if (maybeEnded[direction]) {
+        bodyAfterEnd = BodyAfterEnd.MAYBE;
+      }
+      started[direction] = true;
+      boolean endOfStream =
+          request
+              ? message.getRequestBody().getEndOfStream()
+              : message.getResponseBody().getEndOfStream();
+      if (observability) {
+        maybeEnded[direction] |= endOfStream;
+        return true;
+      }
+      if (next < replies.size() && replies.get(next).hasImmediateResponse()) {
+        checkImmediate(i, replies.get(next++));
+        return true;
+      }
+      if (!endOfStream) {
+        skipStreamed(i, bodyCase);
+        return true;
+      }
+      while (true) {
+        if (next >= replies.size()) {
+          return false;
+        }
+        if (streamed(i, replies.get(next++), bodyCase).getEndOfStream()) {
+          ended[direction] = true;
+          return true;
+        }
+      }
+    }
+    if (fullDuplex && trailers && started[direction] && !ended[direction]) {
+      if (!observability) {
+        skipStreamed(i, bodyCase);
+      }
+      ended[direction] = true;
+    }
+    if (observability) {
+      return true;
+    }
+    if (next >= replies.size()) {
+      return false;
+    }
+    ProcessingResponse reply = replies.get(next++);
+    if (reply.hasImmediateResponse() && !trailers) {
+      checkImmediate(i, reply);
+      return true;
+    }
+    expect(
+        reply.getResponseCase() == responseCase(phase),
+        i,
+        "reply " + Dump.of(reply, 300) + " to " + phase);
+    return true;
+  }
+
+  private static ResponseCase responseCase(RequestCase phase) {
+    return switch (phase) {
+      case REQUEST_HEADERS -> ResponseCase.REQUEST_HEADERS;
+      case RESPONSE_HEADERS -> ResponseCase.RESPONSE_HEADERS;
+      case REQUEST_BODY -> ResponseCase.REQUEST_BODY;
+      case RESPONSE_BODY -> ResponseCase.RESPONSE_BODY;
+      case REQUEST_TRAILERS -> ResponseCase.REQUEST_TRAILERS;
+      case RESPONSE_TRAILERS -> ResponseCase.RESPONSE_TRAILERS;
+      case REQUEST_NOT_SET -> ResponseCase.RESPONSE_NOT_SET;
+    };
+  }
+
+  /**
+   * Consumes the unmarked streamed replies of {@code bodyCase} that come next; what follows them
+   * belongs to the next message.
+   */
+  private void skipStreamed(int i, ResponseCase bodyCase) {
+    while (next < replies.size()) {
+      ProcessingResponse reply = replies.get(next);
+      BodyResponse body =
+          bodyCase == ResponseCase.REQUEST_BODY ? reply.getRequestBody() : reply.getResponseBody();
+      if (reply.getResponseCase() != bodyCase
+          || !body.getResponse().getBodyMutation().hasStreamedResponse()
+          || streamed(i, reply, bodyCase).getEndOfStream()) {
+        return;
+      }
+      next++;
+    }
+  }
+
+  private StreamedBodyResponse streamed(int i, ProcessingResponse reply, ResponseCase bodyCase) {
+    expect(
+        reply.getResponseCase() == bodyCase,
+        i,
+        "full-duplex reply " + Dump.of(reply, 300) + " (expected: " + bodyCase + ")");
+    BodyResponse body =
+        bodyCase == ResponseCase.REQUEST_BODY ? reply.getRequestBody() : reply.getResponseBody();
+    BodyMutation mutation = body.getResponse().getBodyMutation();
+    expect(
+        mutation.hasStreamedResponse(),
+        i,
+        "full-duplex reply without streamed_response: " + Dump.of(reply, 300));
+    expect(
+        mutation.getStreamedResponse().getBody().size() <= chunkSize,
+        i,
+        "streamed chunk of " + mutation.getStreamedResponse().getBody().size() + " bytes");
+    return mutation.getStreamedResponse();
+  }
+
+  private void checkImmediate(int i, ProcessingResponse reply) {
+    int code = reply.getImmediateResponse().getStatus().getCodeValue();
+    expect(code >= 200 && code <= 599, i, "immediate_response with HTTP status " + code);
+    immediate = true;
+  }
+
+  private void expect(boolean condition, int message, String what) {
+    if (!condition) {
+      throw failure(what, message);
+    }
+  }
+
+  private AssertionError failure(String what, int message) {
+    return FuzzedCallout.failure(
+        (message >= 0 ? "message #" + message + ": " : "") + what, plan, outcome);
+  }
+}
