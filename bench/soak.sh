@@ -7,7 +7,8 @@
 # Usage: bench/soak.sh [server flags...]          e.g. bench/soak.sh --sample add-header
 # Environment (default): DURATION (10m), WARMUP (60s), RATE (500 streams/s), SCENARIO
 #   (req-resp-headers), INTERVAL (10), PORT (19180), HEALTH_PORT (19100), OUT (a new temporary
-#   directory); JAVA_HOME picks the JDK. Build first: mvn -B -q package -DskipTests
+#   directory), JAR (target/callout-server.jar; a copy keeps a rebuild from pulling it away from
+#   under the running server); JAVA_HOME picks the JDK. Build first: mvn -B -q package -DskipTests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ port=${PORT:-19180}
 health_port=${HEALTH_PORT:-19100}
 out=${OUT:-$(mktemp -d -t callout-soak.XXXXXX)}
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
-jar=target/callout-server.jar
+jar=${JAR:-target/callout-server.jar}
 
 [ -f "$jar" ] || { echo "soak.sh: $jar is missing: mvn -B -q package -DskipTests" >&2; exit 1; }
 mkdir -p "$out"
