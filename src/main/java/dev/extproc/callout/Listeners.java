@@ -87,6 +87,7 @@ final class Listeners {
       ServerServiceDefinition service,
       @Nullable PrometheusRegistry metrics)
       throws IOException {
+    NettyLeakDetection.offUnlessConfigured();
     HealthStatusManager grpcHealth = new HealthStatusManager();
     grpcHealth.setStatus(ExternalProcessorGrpc.SERVICE_NAME, ServingStatus.SERVING);
     HealthWatches healthWatches = new HealthWatches();

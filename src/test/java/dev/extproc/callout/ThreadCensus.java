@@ -62,6 +62,10 @@ public final class ThreadCensus {
           && frame.getMethodName().equals("getTask")) {
         return true;
       }
+      if (frame.getClassName().startsWith("dev.extproc.callout.internal.HookPool")
+          && (frame.getMethodName().equals("awaitWake") || frame.getMethodName().equals("watch"))) {
+        return true; // an idle hook thread, or the pool's monitor
+      }
     }
     return stack.length == 0; // terminated since the census began
   }

@@ -3,17 +3,23 @@ package dev.extproc.callout.internal;
 import dev.extproc.callout.CalloutServerConfig;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /** Creates the executor that runs hooks, as {@link CalloutServerConfig#hookExecutor()} says. */
 public final class HookExecutors {
+
+  /** How long an idle pool thread waits for work before it ends. */
+  static final Duration POOL_KEEP_ALIVE = Duration.ofSeconds(60);
+
+  /**
+   * How long queued hooks may wait behind running ones (which may be blocked) before the pool adds
+   * a thread: the most a blocking hook delays the hooks of other streams.
+   */
+  static final Duration POOL_STALL = Duration.ofMillis(1);
 
   private HookExecutors() {}
 
@@ -27,31 +33,8 @@ public final class HookExecutors {
     return switch (config.hookExecutor()) {
       case INLINE -> null;
       case VIRTUAL -> virtualThreadPerTask();
-      case POOL -> {
-        // A hand-off queue: a task goes to an idle thread (the most recently idle one, whose
-        // cache is warm) or to a new thread up to the limit, so the pool holds only as many
-        // threads as hooks actually run at once. With every thread busy, the task runs on the
-        // thread that submitted it (the network thread): the load slows down instead of queueing
-        // without bound.
-        ThreadPoolExecutor pool =
-            new ThreadPoolExecutor(
-                0,
-                config.hookThreads(),
-                60,
-                TimeUnit.SECONDS,
-                new SynchronousQueue<>(),
-                namedThreads("callout-hook-"),
-                HookExecutors::runInCaller);
-        yield pool;
-      }
+      case POOL -> new HookPool(config.hookThreads(), POOL_KEEP_ALIVE, POOL_STALL, "callout-hook-");
     };
-  }
-
-  private static void runInCaller(Runnable task, ThreadPoolExecutor pool) {
-    if (pool.isShutdown()) {
-      throw new RejectedExecutionException("the hook executor is shut down");
-    }
-    task.run();
   }
 
   /** Daemon threads named {@code prefix} and a counter. */
