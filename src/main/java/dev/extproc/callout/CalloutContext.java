@@ -64,9 +64,10 @@ public final class CalloutContext {
   private final long streamId;
   private final @Nullable SocketAddress peerAddress;
   private final Context grpcContext;
-  private final Map<Key<?>, Object> values = new HashMap<>();
-  private final Map<String, Struct> requestAttributes = new LinkedHashMap<>();
-  private final Map<String, Struct> responseAttributes = new LinkedHashMap<>();
+  // Created on first use: most streams store nothing and get no attributes.
+  private @Nullable Map<Key<?>, Object> values;
+  private Map<String, Struct> requestAttributes = Map.of();
+  private Map<String, Struct> responseAttributes = Map.of();
   private @Nullable HttpHeaders requestHeaders;
   private @Nullable HttpHeaders responseHeaders;
   private @Nullable BodyTransformer requestBodyTransformer;
@@ -290,19 +291,26 @@ public final class CalloutContext {
 
   /** Returns the value stored under {@code key} for this stream. */
   public <T> Optional<T> get(Key<T> key) {
+    requireNonNull(key, "key");
     @SuppressWarnings("unchecked") // put() only stores a T under a Key<T>
-    T value = (T) values.get(requireNonNull(key, "key"));
+    T value = values == null ? null : (T) values.get(key);
     return Optional.ofNullable(value);
   }
 
   /** Stores {@code value} under {@code key} for the later phases of this stream. */
   public <T> void put(Key<T> key, T value) {
+    if (values == null) {
+      values = new HashMap<>();
+    }
     values.put(requireNonNull(key, "key"), requireNonNull(value, "value"));
   }
 
   /** Removes the value stored under {@code key}, if any. */
   public void remove(Key<?> key) {
-    values.remove(requireNonNull(key, "key"));
+    requireNonNull(key, "key");
+    if (values != null) {
+      values.remove(key);
+    }
   }
 
   /**
@@ -371,8 +379,11 @@ public final class CalloutContext {
       metadataContext = request.getMetadataContext();
     }
     if (request.getAttributesCount() > 0) {
-      (phase.isRequestDirection() ? requestAttributes : responseAttributes)
-          .putAll(request.getAttributesMap());
+      if (phase.isRequestDirection()) {
+        requestAttributes = merged(requestAttributes, request.getAttributesMap());
+      } else {
+        responseAttributes = merged(responseAttributes, request.getAttributesMap());
+      }
     }
     if (request.hasRequestHeaders()) {
       requestHeaders = request.getRequestHeaders();
@@ -380,6 +391,14 @@ public final class CalloutContext {
     if (request.hasResponseHeaders()) {
       responseHeaders = request.getResponseHeaders();
     }
+  }
+
+  private static Map<String, Struct> merged(
+      Map<String, Struct> attributes, Map<String, Struct> more) {
+    Map<String, Struct> all =
+        attributes instanceof LinkedHashMap ? attributes : new LinkedHashMap<>(attributes);
+    all.putAll(more);
+    return all;
   }
 
   /** Ends the current phase. */

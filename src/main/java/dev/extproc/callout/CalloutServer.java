@@ -14,6 +14,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
 import io.grpc.Grpc;
+import io.grpc.ServerCall;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import java.io.IOException;
@@ -247,19 +248,24 @@ public abstract class CalloutServer implements AutoCloseable {
     return ServerServiceDefinition.builder(ExternalProcessorGrpc.getServiceDescriptor())
         .addMethod(
             ExternalProcessorGrpc.getProcessMethod(),
-            (call, headers) ->
-                streams.admit(
-                    call,
-                    () -> {
-                      CalloutContext ctx =
-                          new CalloutContext(
-                              streamIds.incrementAndGet(),
-                              call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
-                              io.grpc.Context.current());
-                      CalloutStream stream = new CalloutStream(this, call, ctx, executor);
-                      stream.start();
-                      return stream;
-                    }))
+            (call, headers) -> {
+              if (!streams.admit(call)) {
+                return new ServerCall.Listener<>() {};
+              }
+              try {
+                CalloutContext ctx =
+                    new CalloutContext(
+                        streamIds.incrementAndGet(),
+                        call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
+                        io.grpc.Context.current());
+                CalloutStream stream = new CalloutStream(this, call, ctx, executor);
+                stream.start();
+                return stream;
+              } catch (RuntimeException | Error e) {
+                streams.release();
+                throw e;
+              }
+            })
         .build();
   }
 
@@ -419,6 +425,10 @@ public abstract class CalloutServer implements AutoCloseable {
 
   HookWatchdog watchdog() {
     return watchdog;
+  }
+
+  StreamLimit streamLimit() {
+    return streams;
   }
 
   CalloutMetrics metrics() {

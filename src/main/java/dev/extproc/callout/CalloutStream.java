@@ -140,6 +140,9 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
 
   @Override
   public void onCancel() {
+    // gRPC ends every call with exactly one of onCancel and onComplete: the stream stops counting
+    // towards --max-concurrent-streams.
+    callout.streamLimit().release();
     // Set at once, so the reply of a hook running now is dropped.
     closed = true;
     submit(Signal.CANCEL, callout.overridesStreamEnd());
@@ -147,6 +150,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
 
   @Override
   public void onComplete() {
+    callout.streamLimit().release();
     if (!closed) {
       // gRPC closed the call itself: a message that did not parse as a ProcessingRequest.
       closed = true;

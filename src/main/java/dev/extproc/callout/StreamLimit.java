@@ -1,11 +1,9 @@
 package dev.extproc.callout;
 
-import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.Status;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,11 +30,11 @@ final class StreamLimit {
   }
 
   /**
-   * Admits {@code call} and returns the listener {@code start} creates, wrapped to count the stream
-   * until it ends; or, over the limit, closes the call and returns a listener that ignores it.
+   * Counts {@code call} as open and returns true; or, over the limit, closes the call with {@code
+   * RESOURCE_EXHAUSTED} and returns false. Every call admitted must be {@link #release released}
+   * once, when gRPC reports it complete or cancelled.
    */
-  <ReqT> ServerCall.Listener<ReqT> admit(
-      ServerCall<ReqT, ?> call, Supplier<ServerCall.Listener<ReqT>> start) {
+  boolean admit(ServerCall<?, ?> call) {
     int now = open.incrementAndGet();
     if (limit > 0 && now > limit) {
       open.decrementAndGet();
@@ -45,34 +43,13 @@ final class StreamLimit {
           Status.RESOURCE_EXHAUSTED.withDescription(
               limit + " streams already open (--max-concurrent-streams)"),
           new Metadata());
-      return new ServerCall.Listener<>() {};
+      return false;
     }
-    ServerCall.Listener<ReqT> listener;
-    try {
-      listener = start.get();
-    } catch (RuntimeException | Error e) {
-      open.decrementAndGet();
-      throw e;
-    }
-    // gRPC ends every call with exactly one of onComplete and onCancel.
-    return new SimpleForwardingServerCallListener<>(listener) {
-      @Override
-      public void onComplete() {
-        try {
-          super.onComplete();
-        } finally {
-          open.decrementAndGet();
-        }
-      }
+    return true;
+  }
 
-      @Override
-      public void onCancel() {
-        try {
-          super.onCancel();
-        } finally {
-          open.decrementAndGet();
-        }
-      }
-    };
+  /** An admitted call ended. */
+  void release() {
+    open.decrementAndGet();
   }
 }
