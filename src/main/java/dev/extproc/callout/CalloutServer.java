@@ -5,7 +5,6 @@ import static java.util.Objects.requireNonNull;
 import dev.extproc.callout.internal.CommandLine;
 import dev.extproc.callout.internal.HookExecutors;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
-import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
@@ -14,6 +13,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
 import io.grpc.Grpc;
+import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
@@ -245,9 +245,11 @@ public abstract class CalloutServer implements AutoCloseable {
    */
   public final ServerServiceDefinition service() {
     Executor executor = hookExecutor();
-    return ServerServiceDefinition.builder(ExternalProcessorGrpc.getServiceDescriptor())
+    MethodDescriptor<ProcessingRequest, ProcessingResponse> process =
+        SizeCheckedRequests.processMethod(config.maxInboundMessageSize());
+    return ServerServiceDefinition.builder(SizeCheckedRequests.service(process))
         .addMethod(
-            ExternalProcessorGrpc.getProcessMethod(),
+            process,
             (call, headers) -> {
               if (!streams.admit(call)) {
                 return new ServerCall.Listener<>() {};

@@ -253,11 +253,11 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest> {
     if (closed) {
       return;
     }
-    int limit = callout.config().maxInboundMessageSize();
-    int size = request.getSerializedSize();
-    if (size > limit) {
+    long size = SizeCheckedRequests.oversizedBytes(request);
+    if (size >= 0) {
       // The transport's own limit sits above this one: past it grpc-java resets the stream
       // (CANCEL) without saying why, while this names the limit (grpc/grpc-java#11245).
+      int limit = callout.config().maxInboundMessageSize();
       logger.debug("[{}] message of {} bytes over the limit of {}", ctx.streamId(), size, limit);
       close(
           Status.RESOURCE_EXHAUSTED.withDescription(
