@@ -23,6 +23,7 @@ class LoadOptionsTest {
     assertThat(options.connections()).isEqualTo(1);
     assertThat(options.warmup()).isEqualTo(Duration.ofSeconds(5));
     assertThat(options.duration()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(options.repeat()).isEqualTo(1);
     assertThat(options.timeout()).isEqualTo(Duration.ofSeconds(5));
     assertThat(options.bodySize()).isEqualTo(65536);
     assertThat(options.chunks()).isEqualTo(4);
@@ -46,6 +47,8 @@ class LoadOptionsTest {
             "0s",
             "--duration",
             "2m",
+            "--repeat",
+            "5",
             "--timeout",
             "250ms",
             "--body-size",
@@ -69,6 +72,7 @@ class LoadOptionsTest {
     assertThat(options.connections()).isEqualTo(4);
     assertThat(options.warmup()).isEqualTo(Duration.ZERO);
     assertThat(options.duration()).isEqualTo(Duration.ofMinutes(2));
+    assertThat(options.repeat()).isEqualTo(5);
     assertThat(options.timeout()).isEqualTo(Duration.ofMillis(250));
     assertThat(options.bodySize()).isEqualTo(1024 * 1024);
     assertThat(options.chunks()).isEqualTo(16);
@@ -87,6 +91,7 @@ class LoadOptionsTest {
     assertThat(message("--concurrency")).isEqualTo("--concurrency: missing value");
     assertThat(message("--concurrency", "0")).isEqualTo("--concurrency=0: expected: > 0");
     assertThat(message("--rate", "fast")).isEqualTo("--rate=fast: not a number");
+    assertThat(message("--repeat", "0")).isEqualTo("--repeat=0: expected: > 0");
     assertThat(message("--scenario", "bodies"))
         .isEqualTo(
             "--scenario=bodies: unknown scenario (expected one of: headers, req-resp-headers,"
