@@ -28,9 +28,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * The load generator's HTTP/2 connections: one Netty channel each on an event loop of its own (one
  * thread; epoll where the platform has it), callbacks run on that transport thread ({@code
- * directExecutor}), no message size limit (as Envoy's default), no keepalive pings (as Envoy's
- * default). Knowing each connection's event loop lets the open loop start streams on it, so a
- * stream's start and first messages are written and flushed together, with no cross-thread wake-up.
+ * directExecutor}), no retries (as Envoy's ext_proc client; gRPC's retry support buffers every
+ * message of every call for a possible retry), no message size limit (as Envoy's default), no
+ * keepalive pings (as Envoy's default). Knowing each connection's event loop lets the open loop
+ * start streams on it, so a stream's start and first messages are written and flushed together,
+ * with no cross-thread wake-up.
  */
 final class Connections {
 
@@ -74,6 +76,7 @@ final class Connections {
                 .eventLoopGroup(group)
                 .channelType(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
                 .directExecutor()
+                .disableRetry()
                 .maxInboundMessageSize(Integer.MAX_VALUE);
         if (options.authority() != null) {
           builder.overrideAuthority(options.authority());

@@ -30,6 +30,9 @@ import org.jspecify.annotations.Nullable;
  */
 final class LoadRun {
 
+  /** Open loop: streams a lane starts in one go when behind schedule, before it does I/O. */
+  private static final int MAX_BATCH = 32;
+
   private final LoadOptions options;
   private final Script script;
   private final List<Lane> lanes = new ArrayList<>();
@@ -139,10 +142,13 @@ final class LoadRun {
       this.next = index;
     }
 
-    /** Open loop: starts every stream of this lane that is due, then waits for the next one. */
+    /**
+     * Open loop: starts the streams of this lane that are due (at most {@link #MAX_BATCH}, then the
+     * event loop reads and writes before the rest), then waits for the next one.
+     */
     void startDue() {
       long now = System.nanoTime();
-      while (true) {
+      for (int started = 0; ; started++) {
         long intended = beginning + (long) (next * intervalNanos);
         if (intended - windowEnd >= 0) {
           schedulesDone.countDown();
@@ -151,6 +157,12 @@ final class LoadRun {
         if (intended - now > 0) {
           // Netty's scheduler counts from its own clock; a little early is fine: it loops back.
           var unused = loop.schedule(this::startDue, intended - now, TimeUnit.NANOSECONDS);
+          return;
+        }
+        if (started == MAX_BATCH) {
+          // Behind schedule: let the replies in (and time-outs out) rather than only starting. A
+          // scheduled task (not execute, whose tasks run in the same turn) waits for the next I/O.
+          var unused = loop.schedule(this::startDue, 0, TimeUnit.NANOSECONDS);
           return;
         }
         int window = windowOf(intended);

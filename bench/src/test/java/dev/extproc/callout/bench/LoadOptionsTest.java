@@ -4,9 +4,15 @@ import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.common.net.HostAndPort;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** The load generator's flags. */
@@ -115,6 +121,20 @@ class LoadOptionsTest {
     for (String flag : List.of("--target", "--scenario", "--rate", "--header", "--server-pid")) {
       assertThat(LoadOptions.USAGE).contains("  " + flag + " ");
     }
+  }
+
+  @Test
+  void readme_loadTestingTable_listsEveryFlag() throws IOException {
+    String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
+    Matcher flag = Pattern.compile("^  (--[a-z-]+)", Pattern.MULTILINE).matcher(LoadOptions.USAGE);
+    int flags = 0;
+    while (flag.find()) {
+      if (!flag.group(1).equals("--help")) {
+        flags++;
+        assertThat(readme).containsMatch("`" + flag.group(1) + "[ `]");
+      }
+    }
+    assertThat(flags).isEqualTo(17);
   }
 
   @Test
