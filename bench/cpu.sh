@@ -37,54 +37,14 @@ jar=target/callout-server.jar
 [ -f "$jar" ] || { echo "cpu.sh: $jar is missing: mvn -B -q package -DskipTests" >&2; exit 1; }
 mkdir -p "$out"
 
-# Pinning needs taskset and two cores; without them the run still works, unpinned.
-pin_server=() pin_loadgen=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c "$server_cpu")
-  pin_loadgen=(taskset -c "$loadgen_cpu")
-else
-  echo "cpu.sh: no taskset or fewer than 2 cores: running unpinned" >&2
-fi
-
-server_pid=""
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-}
-trap stop_server EXIT
-trap 'exit 130' INT TERM
-
-# Waits up to 60 s for the TCP port (and, when given, HTTP 200 from the health URL).
-await_server() {
-  local log=$1 health=${2:-}
-  for _ in $(seq 600); do
-    kill -0 "$server_pid" 2>/dev/null || { echo "cpu.sh: the server exited:" >&2; cat "$log" >&2; exit 1; }
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      if [ -z "$health" ] || curl -sf -o /dev/null "$health"; then
-        return 0
-      fi
-    fi
-    sleep 0.1
-  done
-  echo "cpu.sh: the server did not come up within 60 s:" >&2
-  cat "$log" >&2
-  exit 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # One load generator run against the server now running; extra flags follow the scenario.
 load() {
   local scenario=$1
   shift
-  # shellcheck disable=SC2086  # LOADGEN_JAVA_OPTS holds several words
-  "${pin_loadgen[@]}" "$java" ${LOADGEN_JAVA_OPTS:-} -cp "$jar" dev.extproc.callout.bench.LoadGen \
-    --target "127.0.0.1:$port" --scenario "$scenario" --concurrency "$concurrency" \
+  loadgen --scenario "$scenario" --concurrency "$concurrency" \
     --connections "$connections" --body-size "$body_size" --chunks "$chunks" "$@"
 }
 
@@ -104,38 +64,16 @@ load_all() {
   done
 }
 
-# shellcheck disable=SC2086
-"${pin_server[@]}" "$java" ${SERVER_JAVA_OPTS:-} -cp "$jar" dev.extproc.callout.bench.FloorServer \
-  --address "127.0.0.1:$port" >"$out/floor.log" 2>&1 &
-server_pid=$!
-await_server "$out/floor.log"
+start_floor "$out/floor.log"
 load_all floor
 stop_server
 
-# shellcheck disable=SC2086
-"${pin_server[@]}" "$java" ${SERVER_JAVA_OPTS:-} -jar "$jar" --sample "$sample" --disable-tls \
-  --plaintext-address "127.0.0.1:$port" --health-check-address "127.0.0.1:$health_port" \
-  --shutdown-grace-period 1s "$@" >"$out/framework.log" 2>&1 &
-server_pid=$!
-await_server "$out/framework.log" "http://127.0.0.1:$health_port/"
+start_framework "$out/framework.log" "$sample" "$@"
 load_all framework
 stop_server
 
-# One field of a LoadGen JSON line, rounded to DECIMALS places ("-" when missing or null).
-field() {
-  local value
-  value=$(sed -nE "s/.*\"$2\":\"?([^\",}]*).*/\1/p" "$1" 2>/dev/null | tail -1)
-  if [ -z "$value" ] || [ "$value" = null ]; then
-    echo -
-  else
-    awk -v v="$value" -v d="${3:-0}" 'BEGIN { printf "%.*f\n", d, v }'
-  fi
-}
-
 echo
-echo "Server CPU per stream, $sample ${*:-(default flags)} vs the floor; $(nproc) cores," \
-  "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)," \
-  "$("$java" -version 2>&1 | head -1); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Server CPU per stream, $sample ${*:-(default flags)} vs the floor; $(machine)"
 echo "closed loop, $concurrency streams in flight over $connections connection(s), $prewarm" \
   "warm-up pass, then $warmup + $duration measured; bodies $body_size in $chunks chunks;" \
   "JSON in $out"

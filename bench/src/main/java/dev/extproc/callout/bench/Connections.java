@@ -7,6 +7,16 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoop;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.IoHandlerFactory;
+import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioIoHandler;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -16,47 +26,87 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The load generator's HTTP/2 connections: one Netty channel each (epoll where the platform has
- * it), callbacks run on the transport thread ({@code directExecutor}), no message size limit (as
- * Envoy's default), no keepalive pings (as Envoy's default).
+ * The load generator's HTTP/2 connections: one Netty channel each on an event loop of its own (one
+ * thread; epoll where the platform has it), callbacks run on that transport thread ({@code
+ * directExecutor}), no retries (as Envoy's ext_proc client; gRPC's retry support buffers every
+ * message of every call for a possible retry), no message size limit (as Envoy's default), no
+ * keepalive pings (as Envoy's default). Knowing each connection's event loop lets the open loop
+ * start streams on it, so a stream's start and first messages are written and flushed together,
+ * with no cross-thread wake-up.
  */
 final class Connections {
 
-  private Connections() {}
+  /**
+   * One connection.
+   *
+   * @param channel the gRPC channel (one HTTP/2 connection)
+   * @param loop the event loop the connection's I/O and callbacks run on
+   */
+  record Connection(ManagedChannel channel, EventLoop loop) {}
 
-  /** Opens {@code options.connections()} channels to the target and waits until each is ready. */
-  static List<ManagedChannel> open(LoadOptions options) throws InterruptedException {
-    ChannelCredentials credentials = credentials(options);
-    List<ManagedChannel> channels = new ArrayList<>();
-    for (int i = 0; i < options.connections(); i++) {
-      NettyChannelBuilder builder =
-          NettyChannelBuilder.forAddress(
-                  options.target().getHost(), options.target().getPort(), credentials)
-              .directExecutor()
-              .maxInboundMessageSize(Integer.MAX_VALUE);
-      if (options.authority() != null) {
-        builder.overrideAuthority(options.authority());
-      }
-      channels.add(builder.build());
-    }
-    try {
-      for (ManagedChannel channel : channels) {
-        awaitReady(channel, options);
-      }
-    } catch (RuntimeException | InterruptedException e) {
-      close(channels);
-      throw e;
-    }
-    return channels;
+  private final List<Connection> connections;
+  private final List<EventLoopGroup> groups;
+
+  private Connections(List<Connection> connections, List<EventLoopGroup> groups) {
+    this.connections = List.copyOf(connections);
+    this.groups = List.copyOf(groups);
   }
 
-  /** Closes {@code channels}, cancelling whatever is still running on them. */
-  static void close(List<ManagedChannel> channels) throws InterruptedException {
-    for (ManagedChannel channel : channels) {
-      channel.shutdownNow();
+  /** The connections, in the order opened. */
+  List<Connection> list() {
+    return connections;
+  }
+
+  /** Opens {@code options.connections()} channels to the target and waits until each is ready. */
+  static Connections open(LoadOptions options) throws InterruptedException {
+    ChannelCredentials credentials = credentials(options);
+    boolean epoll = Epoll.isAvailable();
+    IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    List<Connection> connections = new ArrayList<>();
+    List<EventLoopGroup> groups = new ArrayList<>();
+    try {
+      for (int i = 0; i < options.connections(); i++) {
+        EventLoopGroup group =
+            new MultiThreadIoEventLoopGroup(
+                1, new DefaultThreadFactory("loadgen-io-" + i, true), io);
+        groups.add(group);
+        NettyChannelBuilder builder =
+            NettyChannelBuilder.forAddress(
+                    options.target().getHost(), options.target().getPort(), credentials)
+                .eventLoopGroup(group)
+                .channelType(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                .directExecutor()
+                .disableRetry()
+                .maxInboundMessageSize(Integer.MAX_VALUE);
+        if (options.authority() != null) {
+          builder.overrideAuthority(options.authority());
+        }
+        connections.add(new Connection(builder.build(), group.next()));
+      }
+      Connections opened = new Connections(connections, groups);
+      for (Connection connection : connections) {
+        awaitReady(connection.channel(), options);
+      }
+      return opened;
+    } catch (RuntimeException | InterruptedException e) {
+      new Connections(connections, groups).close();
+      throw e;
     }
-    for (ManagedChannel channel : channels) {
-      channel.awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  /** Closes the channels, cancelling whatever still runs on them, then their event loops. */
+  void close() throws InterruptedException {
+    for (Connection connection : connections) {
+      connection.channel().shutdownNow();
+    }
+    for (Connection connection : connections) {
+      connection.channel().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    for (EventLoopGroup group : groups) {
+      var unused = group.shutdownGracefully(0, 5, TimeUnit.SECONDS); // awaited below
+    }
+    for (EventLoopGroup group : groups) {
+      group.awaitTermination(5, TimeUnit.SECONDS);
     }
   }
 

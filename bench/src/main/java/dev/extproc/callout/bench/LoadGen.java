@@ -1,6 +1,5 @@
 package dev.extproc.callout.bench;
 
-import io.grpc.ManagedChannel;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.util.Arrays;
@@ -12,7 +11,8 @@ import java.util.List;
  * streams in flight) or an open one ({@code --rate} streams per second), over plaintext or TLS,
  * checks the type of every reply, and prints a table (standard error) and one JSON line (standard
  * output): streams and messages per second, latency percentiles, errors, and with {@code
- * --server-pid} the server's CPU time per stream.
+ * --server-pid} the server's CPU time per stream. With {@code --repeat N}, N windows after one
+ * warm-up, each printed, then their median.
  *
  * <pre>
  * java -cp target/callout-server.jar dev.extproc.callout.bench.LoadGen \
@@ -47,9 +47,9 @@ public final class LoadGen {
       err.println("loadgen: " + e.getMessage());
       return EXIT_USAGE;
     }
-    LoadResult result;
+    Windows result;
     try {
-      result = run(options);
+      result = new Windows(run(options));
     } catch (IllegalStateException | UncheckedIOException e) {
       err.println("loadgen: " + e.getMessage());
       return EXIT_ERRORS;
@@ -59,17 +59,17 @@ public final class LoadGen {
       return EXIT_ERRORS;
     }
     err.print(result.toTable());
-    out.println(result.toJson());
+    result.jsonLines().forEach(out::println);
     return result.errors() == 0 ? 0 : EXIT_ERRORS;
   }
 
   /**
-   * Runs the load described by {@code options} and returns what its window came to.
+   * Runs the load described by {@code options} and returns what each window came to.
    *
    * @throws IllegalStateException if the server cannot be reached
    * @throws UncheckedIOException if the server process's CPU time cannot be read
    */
-  static LoadResult run(LoadOptions options) throws InterruptedException {
+  static List<LoadResult> run(LoadOptions options) throws InterruptedException {
     ProcessCpu server = null;
     if (options.serverPid() > 0) {
       server = new ProcessCpu(options.serverPid());
@@ -85,11 +85,11 @@ public final class LoadGen {
     } catch (UncheckedIOException noProc) {
       self = null; // not Linux: the own CPU time goes unreported
     }
-    List<ManagedChannel> channels = Connections.open(options);
+    Connections connections = Connections.open(options);
     try {
-      return new LoadRun(options, script, channels).execute(server, self);
+      return new LoadRun(options, script, connections.list()).execute(server, self);
     } finally {
-      Connections.close(channels);
+      connections.close();
     }
   }
 }

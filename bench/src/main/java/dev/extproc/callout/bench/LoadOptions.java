@@ -16,6 +16,7 @@ import org.jspecify.annotations.Nullable;
  * The load generator's settings, from its command line.
  *
  * @param rate streams started per second in open loop; 0 for closed loop
+ * @param repeat measured windows, back to back after one warm-up
  * @param serverPid the local server process whose CPU time is measured; 0 for none
  */
 record LoadOptions(
@@ -26,6 +27,7 @@ record LoadOptions(
     double rate,
     Duration warmup,
     Duration duration,
+    int repeat,
     Duration timeout,
     int bodySize,
     int chunks,
@@ -52,6 +54,8 @@ record LoadOptions(
         --connections K           HTTP/2 connections the streams share (default 1)
         --warmup DURATION         load before the measured window (default 5s)
         --duration DURATION       the measured window (default 10s)
+        --repeat N                measure N windows back to back after the warm-up, print
+                                  each and their median (default 1)
         --timeout DURATION        a stream not done by then is cancelled, an error (default 5s)
         --body-size BYTES         each body, request and response (default 64KiB)
         --chunks N                messages each body is cut into (default 4)
@@ -90,6 +94,7 @@ record LoadOptions(
     double rate = 0;
     Duration warmup = Duration.ofSeconds(5);
     Duration duration = Duration.ofSeconds(10);
+    int repeat = 1;
     Duration timeout = Duration.ofSeconds(5);
     int bodySize = 64 * 1024;
     int chunks = 4;
@@ -124,6 +129,7 @@ record LoadOptions(
           case "--rate" -> rate = positiveRate(Double.parseDouble(value.trim()));
           case "--warmup" -> warmup = Durations.parse(value);
           case "--duration" -> duration = positive(Durations.parse(value));
+          case "--repeat" -> repeat = positive(Integer.parseInt(value.trim()));
           case "--timeout" -> timeout = positive(Durations.parse(value));
           case "--body-size" -> bodySize = nonNegative(Sizes.parse(value));
           case "--chunks" -> chunks = positive(Integer.parseInt(value.trim()));
@@ -163,6 +169,7 @@ record LoadOptions(
         rate,
         warmup,
         duration,
+        repeat,
         timeout,
         bodySize,
         chunks,

@@ -16,6 +16,9 @@ import org.jspecify.annotations.Nullable;
  *
  * @param streams streams begun in the window that ended, whatever their outcome
  * @param messages ext_proc request messages those streams sent
+ * @param bodyBytes body bytes (request and response body chunks) those streams sent
+ * @param latencyNanos the latency of each stream that ended well
+ * @param startLagNanos open loop: how late after its intended time each stream started
  * @param serverCpuNanos the server process's CPU time over the window; -1 when not measured
  * @param clientCpuNanos the load generator's own CPU time over the window; -1 when not measured
  */
@@ -29,7 +32,9 @@ record LoadResult(
     long failedStreams,
     long timeouts,
     long messages,
+    long bodyBytes,
     Histogram latencyNanos,
+    Histogram startLagNanos,
     long serverCpuNanos,
     String serverCpuSource,
     long clientCpuNanos,
@@ -58,6 +63,25 @@ record LoadResult(
     return latencyNanos.getMaxValue() / 1000.0;
   }
 
+  double bodyBytesPerSecond() {
+    return bodyBytes / windowSeconds;
+  }
+
+  /**
+   * Body bytes through the server per second of its CPU time, in GB (10^9 bytes): the throughput
+   * one fully busy server core would reach; -1 when not measured or no body went through.
+   */
+  double serverGigabytesPerCpuSecond() {
+    return serverCpuNanos <= 0 || bodyBytes == 0 ? -1 : (double) bodyBytes / serverCpuNanos;
+  }
+
+  /** Open loop: the start lag at {@code percentile} (0..100) in microseconds; 0 with none. */
+  double startLagMicros(double percentile) {
+    return startLagNanos.getTotalCount() == 0
+        ? 0
+        : startLagNanos.getValueAtPercentile(percentile) / 1000.0;
+  }
+
   /** Server CPU microseconds per stream, or -1 when not measured or no stream ended. */
   double serverCpuMicrosPerStream() {
     return serverCpuNanos < 0 || streams == 0 ? -1 : serverCpuNanos / 1000.0 / streams;
@@ -74,8 +98,14 @@ record LoadResult(
 
   /** One line of JSON with every number; null for what was not measured. */
   String toJson() {
+    return Json.text(jsonFields());
+  }
+
+  /** The fields of {@link #toJson}, in order. */
+  Map<String, @Nullable Object> jsonFields() {
     boolean open = options.isOpenLoop();
     boolean serverMeasured = serverCpuMicrosPerStream() >= 0;
+    boolean bodies = options.scenario().hasBodies() && options.bodySize() > 0;
     double client = clientCpuMicrosPerStream();
     Map<String, @Nullable Object> json = new LinkedHashMap<>();
     json.put("scenario", options.scenario().flagName());
@@ -93,12 +123,16 @@ record LoadResult(
     json.put("streams_per_s", number(streamsPerSecond()));
     json.put("messages", messages);
     json.put("messages_per_s", number(messagesPerSecond()));
+    json.put("body_bytes", bodies ? bodyBytes : null);
+    json.put("body_bytes_per_s", bodies ? number(bodyBytesPerSecond()) : null);
     json.put("latency_unit", "us");
     json.put("p50_us", number(latencyMicros(50)));
     json.put("p90_us", number(latencyMicros(90)));
     json.put("p99_us", number(latencyMicros(99)));
     json.put("p999_us", number(latencyMicros(99.9)));
     json.put("max_us", number(maxLatencyMicros()));
+    json.put("start_lag_p99_us", open ? number(startLagMicros(99)) : null);
+    json.put("start_lag_max_us", open ? number(startLagNanos.getMaxValue() / 1000.0) : null);
     json.put("ok", ok);
     json.put("immediate_responses", immediateResponses);
     json.put("errors", errors());
@@ -110,8 +144,13 @@ record LoadResult(
     json.put(
         "server_cpu_us_per_stream", serverMeasured ? number(serverCpuMicrosPerStream()) : null);
     json.put("server_cpu_source", serverMeasured ? serverCpuSource : null);
+    json.put(
+        "server_gb_per_cpu_s",
+        bodies && serverGigabytesPerCpuSecond() >= 0
+            ? number(serverGigabytesPerCpuSecond())
+            : null);
     json.put("client_cpu_us_per_stream", client >= 0 ? number(client) : null);
-    return Json.text(json);
+    return json;
   }
 
   /** A few aligned lines for people. */
@@ -144,6 +183,14 @@ record LoadResult(
         "%-12d %12.1f /s (ext_proc requests sent)",
         messages,
         messagesPerSecond());
+    if (options.scenario().hasBodies() && options.bodySize() > 0) {
+      line(
+          table,
+          "bodies",
+          "%-12d %12.1f MB/s (body bytes sent, each through the server)",
+          bodyBytes,
+          bodyBytesPerSecond() / 1e6);
+    }
     line(
         table,
         "latency",
@@ -153,6 +200,14 @@ record LoadResult(
         latencyMicros(99),
         latencyMicros(99.9),
         maxLatencyMicros());
+    if (options.isOpenLoop()) {
+      line(
+          table,
+          "schedule",
+          "streams started p99 %.1f  max %.1f µs after their intended time",
+          startLagMicros(99),
+          startLagNanos.getMaxValue() / 1000.0);
+    }
     line(
         table,
         "errors",
@@ -174,6 +229,14 @@ record LoadResult(
           options.serverPid(),
           serverCpuSource);
     }
+    if (options.scenario().hasBodies() && serverGigabytesPerCpuSecond() >= 0) {
+      line(
+          table,
+          "server GB/s",
+          "%.3f per core (body bytes per second of server CPU; %.2f ns per byte)",
+          serverGigabytesPerCpuSecond(),
+          1 / serverGigabytesPerCpuSecond());
+    }
     if (clientCpuMicrosPerStream() >= 0) {
       line(
           table, "own CPU", "%.2f µs per stream (this load generator)", clientCpuMicrosPerStream());
@@ -189,7 +252,7 @@ record LoadResult(
   }
 
   /** Three decimals, written plainly (never in exponent form). */
-  private static BigDecimal number(double value) {
+  static BigDecimal number(double value) {
     return BigDecimal.valueOf(value).setScale(3, RoundingMode.HALF_UP);
   }
 }

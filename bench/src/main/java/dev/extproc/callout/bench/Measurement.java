@@ -2,14 +2,14 @@ package dev.extproc.callout.bench;
 
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
-import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What the streams of the measured window came to: outcome counts, messages, and the latency of
- * each stream that ended well, in a histogram (HdrHistogram, 3 significant digits). Safe for the
- * transport threads to record into concurrently.
+ * What the streams of one measured window came to: outcome counts, messages, body bytes, the
+ * latency of each stream that ended well, and in open loop how late each stream started against its
+ * intended time, in histograms (HdrHistogram, 3 significant digits). Safe for the transport threads
+ * to record into concurrently.
  */
 final class Measurement {
 
@@ -19,12 +19,15 @@ final class Measurement {
   private final LongAdder failed = new LongAdder();
   private final LongAdder timeouts = new LongAdder();
   private final LongAdder messages = new LongAdder();
+  private final LongAdder bodyBytes = new LongAdder();
   private final Recorder latencies = new Recorder(3);
+  private final Recorder startLags = new Recorder(3);
   private final AtomicReference<@Nullable String> firstError = new AtomicReference<>();
 
   /** Records a stream of the window that ended. */
   void record(StreamRun run, StreamRun.Outcome outcome, @Nullable String detail) {
     messages.add(run.messagesSent());
+    bodyBytes.add(run.bodyBytesSent());
     switch (outcome) {
       case OK -> ok.increment();
       case IMMEDIATE -> immediate.increment();
@@ -37,6 +40,34 @@ final class Measurement {
     } else if (detail != null) {
       firstError.compareAndSet(null, detail);
     }
+  }
+
+  /** Records how long after its intended time a stream of the window started (open loop). */
+  void recordStartLag(long nanos) {
+    startLags.recordValue(Math.max(0, nanos));
+  }
+
+  /** What the window came to, with the CPU time the server and this process spent over it. */
+  LoadResult result(
+      LoadOptions options, double windowSeconds, ProcessCpu.Spent server, ProcessCpu.Spent self) {
+    long ended = ok() + immediateResponses() + typeMismatches() + failedStreams() + timeouts();
+    return new LoadResult(
+        options,
+        windowSeconds,
+        ended,
+        ok(),
+        immediateResponses(),
+        typeMismatches(),
+        failedStreams(),
+        timeouts(),
+        messages(),
+        bodyBytes.sum(),
+        latencies.getIntervalHistogram(),
+        startLags.getIntervalHistogram(),
+        server.nanos(),
+        server.source(),
+        self.nanos(),
+        firstError());
   }
 
   long ok() {
@@ -66,10 +97,5 @@ final class Measurement {
   /** The first error's description, if any stream failed. */
   @Nullable String firstError() {
     return firstError.get();
-  }
-
-  /** Returns the latencies recorded since the last call, in nanoseconds. */
-  Histogram takeLatencies() {
-    return latencies.getIntervalHistogram();
   }
 }

@@ -52,6 +52,11 @@ enum Scenario {
     return flagName;
   }
 
+  /** Whether a stream of this scenario sends bodies (given a non-zero {@code --body-size}). */
+  boolean hasBodies() {
+    return this == STREAMED || this == FULL_DUPLEX;
+  }
+
   /** Returns the scenario named {@code name}; throws IllegalArgumentException for others. */
   static Scenario named(String name) {
     for (Scenario scenario : values()) {

@@ -14,8 +14,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * One stream (one HTTP request) of the load: sends its {@link Script}, step by step, checks each
  * reply's type against the message it answers, half-closes after the last reply and expects the
- * server's OK. Its callbacks run on the transport thread; its methods are synchronized because the
- * first messages go out from the thread that starts it.
+ * server's OK. It starts and its callbacks run on its connection's transport thread; its methods
+ * are synchronized because a time-out cancels it from another thread.
  */
 final class StreamRun extends ClientCall.Listener<ProcessingResponse> {
 
@@ -42,7 +42,7 @@ final class StreamRun extends ClientCall.Listener<ProcessingResponse> {
   private final List<Script.Step> steps;
   private final Listener listener;
   private final long intendedStartNanos;
-  private final boolean measured;
+  private final int window;
 
   private int step;
   private int sent;
@@ -58,12 +58,12 @@ final class StreamRun extends ClientCall.Listener<ProcessingResponse> {
       Script script,
       Listener listener,
       long intendedStartNanos,
-      boolean measured) {
+      int window) {
     this.call = call;
     this.steps = script.steps();
     this.listener = listener;
     this.intendedStartNanos = intendedStartNanos;
-    this.measured = measured;
+    this.window = window;
   }
 
   /** When the stream was meant to start ({@link System#nanoTime}); latency counts from here. */
@@ -71,9 +71,9 @@ final class StreamRun extends ClientCall.Listener<ProcessingResponse> {
     return intendedStartNanos;
   }
 
-  /** Whether the stream began inside the measured window. */
-  boolean isMeasured() {
-    return measured;
+  /** The measured window the stream began in (0 for the first), or -1 for none. */
+  int window() {
+    return window;
   }
 
   /** Nanoseconds from the intended start to the last reply; meaningful once it ended OK. */
@@ -88,6 +88,26 @@ final class StreamRun extends ClientCall.Listener<ProcessingResponse> {
       count += steps.get(i).requests().size();
     }
     return count;
+  }
+
+  /** How many body bytes (request and response body chunks) went out. */
+  synchronized long bodyBytesSent() {
+    long bytes = 0;
+    for (int i = 0; i <= step && i < steps.size(); i++) {
+      List<ProcessingRequest> requests = steps.get(i).requests();
+      for (int m = 0; m < (i < step ? requests.size() : sent); m++) {
+        bytes += bodyBytes(requests.get(m));
+      }
+    }
+    return bytes;
+  }
+
+  private static long bodyBytes(ProcessingRequest request) {
+    return switch (request.getRequestCase()) {
+      case REQUEST_BODY -> request.getRequestBody().getBody().size();
+      case RESPONSE_BODY -> request.getResponseBody().getBody().size();
+      default -> 0;
+    };
   }
 
   synchronized void start() {

@@ -4,9 +4,15 @@ import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.common.net.HostAndPort;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** The load generator's flags. */
@@ -23,6 +29,7 @@ class LoadOptionsTest {
     assertThat(options.connections()).isEqualTo(1);
     assertThat(options.warmup()).isEqualTo(Duration.ofSeconds(5));
     assertThat(options.duration()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(options.repeat()).isEqualTo(1);
     assertThat(options.timeout()).isEqualTo(Duration.ofSeconds(5));
     assertThat(options.bodySize()).isEqualTo(65536);
     assertThat(options.chunks()).isEqualTo(4);
@@ -46,6 +53,8 @@ class LoadOptionsTest {
             "0s",
             "--duration",
             "2m",
+            "--repeat",
+            "5",
             "--timeout",
             "250ms",
             "--body-size",
@@ -69,6 +78,7 @@ class LoadOptionsTest {
     assertThat(options.connections()).isEqualTo(4);
     assertThat(options.warmup()).isEqualTo(Duration.ZERO);
     assertThat(options.duration()).isEqualTo(Duration.ofMinutes(2));
+    assertThat(options.repeat()).isEqualTo(5);
     assertThat(options.timeout()).isEqualTo(Duration.ofMillis(250));
     assertThat(options.bodySize()).isEqualTo(1024 * 1024);
     assertThat(options.chunks()).isEqualTo(16);
@@ -87,6 +97,7 @@ class LoadOptionsTest {
     assertThat(message("--concurrency")).isEqualTo("--concurrency: missing value");
     assertThat(message("--concurrency", "0")).isEqualTo("--concurrency=0: expected: > 0");
     assertThat(message("--rate", "fast")).isEqualTo("--rate=fast: not a number");
+    assertThat(message("--repeat", "0")).isEqualTo("--repeat=0: expected: > 0");
     assertThat(message("--scenario", "bodies"))
         .isEqualTo(
             "--scenario=bodies: unknown scenario (expected one of: headers, req-resp-headers,"
@@ -110,6 +121,20 @@ class LoadOptionsTest {
     for (String flag : List.of("--target", "--scenario", "--rate", "--header", "--server-pid")) {
       assertThat(LoadOptions.USAGE).contains("  " + flag + " ");
     }
+  }
+
+  @Test
+  void readme_loadTestingTable_listsEveryFlag() throws IOException {
+    String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
+    Matcher flag = Pattern.compile("^  (--[a-z-]+)", Pattern.MULTILINE).matcher(LoadOptions.USAGE);
+    int flags = 0;
+    while (flag.find()) {
+      if (!flag.group(1).equals("--help")) {
+        flags++;
+        assertThat(readme).containsMatch("`" + flag.group(1) + "[ `]");
+      }
+    }
+    assertThat(flags).isEqualTo(17);
   }
 
   @Test
