@@ -66,9 +66,10 @@ ENV CALLOUT_SAMPLE=add-header
 # Class-data sharing (AppCDS). A training run at image build time starts the server with the
 # ENTRYPOINT's flags, waits for the health check's first 200 (all three listeners serving), then
 # sends SIGTERM: the server drains and exits 0, and the JVM writes the classes it loaded, already
-# parsed and verified, to /app/callout.jsa. The ENTRYPOINT maps that archive, which cuts start-up
-# to healthy by 35-40% in most measurements (BENCHMARKS.md, "Start-up to healthy", open question). The archive holds class metadata
-# only (no key, no configuration; the training run's ephemeral certificate is discarded), and fits
+# parsed and verified, to /app/callout.jsa. The ENTRYPOINT maps that archive, which cut start-up
+# to healthy by 35-40% in most measurements (BENCHMARKS.md, "Start-up to healthy", with an open
+# question). The archive holds class metadata only (no key, no configuration; the training run's
+# ephemeral certificate is discarded), and fits
 # exactly this JRE build and these jars: a JVM that finds a mismatch says so in a warning, ignores
 # the archive and starts the slow way. The training gives up waiting after 60 s and then fails
 # the build.
