@@ -4,7 +4,6 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.PrintStream;
@@ -50,14 +49,15 @@ public final class OpenStreams {
     ProcessingRequest headers =
         new EnvoyMessages(List.of(), 0, 1)
             .requestHeaders(false, ProtocolConfiguration.getDefaultInstance());
-    List<ManagedChannel> channels = Connections.open(options);
+    Connections connections = Connections.open(options);
+    List<Connections.Connection> channels = connections.list();
     CountDownLatch answered = new CountDownLatch(streams);
     AtomicInteger failed = new AtomicInteger();
     List<StreamObserver<ProcessingRequest>> open = new ArrayList<>(streams);
     try {
       for (int i = 0; i < streams; i++) {
         ExternalProcessorGrpc.ExternalProcessorStub stub =
-            ExternalProcessorGrpc.newStub(channels.get(i % channels.size()));
+            ExternalProcessorGrpc.newStub(channels.get(i % channels.size()).channel());
         StreamObserver<ProcessingRequest> requests =
             stub.process(
                 new StreamObserver<ProcessingResponse>() {
@@ -95,7 +95,7 @@ public final class OpenStreams {
       for (StreamObserver<ProcessingRequest> requests : open) {
         requests.onError(Status.CANCELLED.asRuntimeException());
       }
-      Connections.close(channels);
+      connections.close();
     }
   }
 }
