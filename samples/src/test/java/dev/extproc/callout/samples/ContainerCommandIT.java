@@ -344,8 +344,12 @@ class ContainerCommandIT {
     Stage image = finalStage(stages);
     layOutImage(stages);
     Path workdir = inImage(image.last("WORKDIR"));
-    ProcessBuilder builder =
-        new ProcessBuilder(command(image, arguments)).directory(workdir.toFile());
+    List<String> command = command(image, arguments);
+    // The class-data archive comes from the image build's training run, which this test cannot
+    // do: the JVM reports the missing archive (an error line from JDK 25 on) and starts without
+    // it, as it would in an image whose archive did not fit. Only that report is silenced.
+    command.add(1, "-Xlog:cds=off");
+    ProcessBuilder builder = new ProcessBuilder(command).directory(workdir.toFile());
     Map<String, String> environment = builder.environment();
     environment.keySet().removeIf(key -> key.startsWith("CALLOUT_"));
     environment.keySet().removeAll(HOST_ONLY_VARIABLES);
