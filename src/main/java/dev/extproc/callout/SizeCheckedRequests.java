@@ -77,7 +77,7 @@ final class SizeCheckedRequests implements MethodDescriptor.Marshaller<Processin
   /** The size of the oversized message {@code request} stands for, or -1 for a real request. */
   static long oversizedBytes(ProcessingRequest request) {
     UnknownFieldSet unknown = request.getUnknownFields();
-    if (unknown.asMap().isEmpty() || !unknown.hasField(SIZE_FIELD)) {
+    if (!unknown.hasField(SIZE_FIELD)) { // a map lookup; asMap() would copy the map
       return -1;
     }
     List<Long> size = unknown.getField(SIZE_FIELD).getVarintList();
