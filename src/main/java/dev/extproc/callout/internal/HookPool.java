@@ -11,6 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -47,7 +48,7 @@ final class HookPool extends AbstractExecutorService {
   private final long keepAliveNanos;
   private final long stallNanos;
   private final String prefix;
-  private final AtomicInteger names = new AtomicInteger();
+  private final ThreadFactory workerThreads;
   private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedDeque<Worker> idle = new ConcurrentLinkedDeque<>();
   private final Set<Worker> workers = ConcurrentHashMap.newKeySet();
@@ -82,6 +83,7 @@ final class HookPool extends AbstractExecutorService {
     this.keepAliveNanos = keepAlive.toNanos();
     this.stallNanos = stall.toNanos();
     this.prefix = prefix;
+    this.workerThreads = HookExecutors.namedThreads(prefix);
   }
 
   @Override
@@ -175,8 +177,7 @@ final class HookPool extends AbstractExecutorService {
     private volatile boolean woken;
 
     Worker() {
-      thread = new Thread(this, prefix + names.incrementAndGet());
-      thread.setDaemon(true);
+      thread = workerThreads.newThread(this);
     }
 
     void wake() {
