@@ -68,8 +68,12 @@ import org.slf4j.LoggerFactory;
 public abstract class CalloutServer implements AutoCloseable {
   private static final Logger logger = LoggerFactory.getLogger(CalloutServer.class);
 
-  /** How long hooks get to return once their streams are cancelled at the end of a drain. */
-  static final Duration HOOKS_RETURN_TIMEOUT = Duration.ofSeconds(1);
+  /**
+   * How long hooks get to return once their streams are cancelled at the end of a drain: a shutdown
+   * takes at most the drain delay, the grace period and this, which is what a container's
+   * termination grace period must cover.
+   */
+  public static final Duration HOOKS_RETURN_TIMEOUT = Duration.ofSeconds(1);
 
   private final CalloutServerConfig config;
   private final boolean overridesProcess;

@@ -2,8 +2,8 @@ package dev.extproc.callout;
 
 import static com.google.common.truth.Truth.assertThat;
 
-import dev.extproc.callout.internal.TrustAllCertificates;
 import dev.extproc.callout.testing.CalloutTester;
+import dev.extproc.callout.testing.TrustAllCertificates;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;

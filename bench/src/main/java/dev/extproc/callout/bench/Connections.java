@@ -1,6 +1,6 @@
 package dev.extproc.callout.bench;
 
-import dev.extproc.callout.internal.TrustAllCertificates;
+import dev.extproc.callout.testing.TrustAllCertificates;
 import io.grpc.ChannelCredentials;
 import io.grpc.ConnectivityState;
 import io.grpc.InsecureChannelCredentials;

@@ -2,7 +2,7 @@ package dev.extproc.callout.samples;
 
 import static com.google.common.truth.Truth.assertThat;
 
-import dev.extproc.callout.internal.TrustAllCertificates;
+import dev.extproc.callout.testing.TrustAllCertificates;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.TlsChannelCredentials;

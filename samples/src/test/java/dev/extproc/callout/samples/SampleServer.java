@@ -2,8 +2,8 @@ package dev.extproc.callout.samples;
 
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServerConfig;
-import dev.extproc.callout.internal.TrustAllCertificates;
 import dev.extproc.callout.testing.CalloutTester;
+import dev.extproc.callout.testing.TrustAllCertificates;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;

@@ -1,4 +1,4 @@
-package dev.extproc.callout;
+package dev.extproc.callout.samples;
 
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.Truth.assertWithMessage;
@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.google.common.net.HostAndPort;
 import com.google.protobuf.TypeRegistry;
 import com.google.protobuf.util.JsonFormat;
-import dev.extproc.callout.internal.Durations;
-import dev.extproc.callout.samples.SampleMain;
+import dev.extproc.callout.CalloutServer;
+import dev.extproc.callout.CalloutServerConfig;
 import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.HealthCheck;
@@ -315,7 +315,7 @@ class DeployFilesTest {
       assertThat(Integer.parseInt(spec.substring(spec.lastIndexOf(':') + 1)))
           .isAnyOf(HEALTH_PORT, PLAINTEXT_PORT, SECURE_PORT);
     }
-    assertThat(Durations.parse(string(get(callout, "stop_grace_period"))))
+    assertThat(composeSeconds(string(get(callout, "stop_grace_period"))))
         .isGreaterThan(CalloutServerConfig.DEFAULT_SHUTDOWN_GRACE_PERIOD);
     assertThat(get(environment, "CALLOUT_SAMPLE")).isEqualTo("${CALLOUT_SAMPLE:-add-header}");
   }
@@ -927,5 +927,13 @@ class DeployFilesTest {
       values.add(m.group(1).replace("\"", ""));
     }
     return values;
+  }
+
+  /** A compose duration in whole seconds ("40s"), the only form our compose files use. */
+  private static Duration composeSeconds(String value) {
+    assertWithMessage("compose duration %s (expected: whole seconds, like 40s)", value)
+        .that(value)
+        .matches("[0-9]+s");
+    return Duration.ofSeconds(Long.parseLong(value.substring(0, value.length() - 1)));
   }
 }

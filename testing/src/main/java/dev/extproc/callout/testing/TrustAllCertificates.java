@@ -1,4 +1,4 @@
-package dev.extproc.callout.internal;
+package dev.extproc.callout.testing;
 
 import java.net.Socket;
 import java.security.cert.X509Certificate;
