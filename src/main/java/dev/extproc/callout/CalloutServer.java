@@ -1,7 +1,9 @@
 package dev.extproc.callout;
 
+import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.CanIgnoreReturnValue;
 import dev.extproc.callout.internal.CommandLine;
 import dev.extproc.callout.internal.HookExecutors;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
@@ -18,16 +20,19 @@ import io.grpc.ServerCall;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -66,7 +71,8 @@ import org.slf4j.LoggerFactory;
  * local 500 reply, or the request unprocessed when it fails open.
  */
 public abstract class CalloutServer implements AutoCloseable {
-  private static final Logger logger = LoggerFactory.getLogger(CalloutServer.class);
+  // No static logger: launcher() initialises this class, and must not start logging before the
+  // application's factory has read its flags (the runnable jar picks its log format from one).
 
   /**
    * How long hooks get to return once their streams are cancelled at the end of a drain: a shutdown
@@ -114,12 +120,26 @@ public abstract class CalloutServer implements AutoCloseable {
   /**
    * Parses {@code args} and the environment, builds the server with {@code factory}, starts it and
    * blocks until it has shut down; for a callout's {@code main} method. {@code --help} prints the
-   * flags and exits 0; a bad flag or value prints one line naming it and exits 2; a failed start
-   * exits 1. SIGTERM and SIGINT drain the server (see {@link #close()}), then the process exits 0.
+   * flags and exits 0; an unknown flag or a bad value prints one line naming it and exits 2; a
+   * failed start exits 1. SIGTERM and SIGINT drain the server (see {@link #close()}), then the
+   * process exits 0. The same as {@code launcher("callout").launch(args, ...)}: see {@link
+   * #launcher(String)} to add flags of your own.
    */
   public static void launch(
       String[] args, Function<CalloutServerConfig, ? extends CalloutServer> factory) {
-    CommandLine.launch(args, System.getenv(), factory);
+    launcher(Launcher.DEFAULT_PROGRAM_NAME).launch(args, (config, flags) -> factory.apply(config));
+  }
+
+  /**
+   * Returns a launcher whose {@code --help} starts {@code Usage: PROGRAM_NAME [flags]}, for a
+   * callout's {@code main} method that takes flags of its own besides the framework's.
+   *
+   * @param programName how the callout is run, such as {@code my-callout} or {@code java -jar
+   *     my-callout.jar}; error lines start with its last word ({@code my-callout: })
+   * @throws IllegalArgumentException when {@code programName} is blank
+   */
+  public static Launcher launcher(String programName) {
+    return new Launcher(programName);
   }
 
   /** Returns this server's configuration. */
@@ -348,9 +368,10 @@ public abstract class CalloutServer implements AutoCloseable {
     executor.shutdown();
     try {
       if (!executor.awaitTermination(HOOKS_RETURN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-        logger.warn(
-            "hooks still running {} after their streams ended: interrupting them",
-            HOOKS_RETURN_TIMEOUT);
+        LoggerFactory.getLogger(CalloutServer.class)
+            .warn(
+                "hooks still running {} after their streams ended: interrupting them",
+                HOOKS_RETURN_TIMEOUT);
         executor.shutdownNow();
       }
     } catch (InterruptedException e) {
@@ -464,5 +485,205 @@ public abstract class CalloutServer implements AutoCloseable {
       }
     }
     return false;
+  }
+
+  /**
+   * The command line of a callout's {@code main} method: the framework's flags (see {@link
+   * CalloutServerConfig#usage()}) plus flags of the application's own, each with its environment
+   * variable. Get one from {@link CalloutServer#launcher(String)}.
+   *
+   * <pre>{@code
+   * public static void main(String[] args) {
+   *   CalloutServer.launcher("api-key-check")
+   *       .flag("--key-header", "API_KEY_HEADER", "NAME", "header with the key", "x-api-key")
+   *       .optionalFlag("--keys-file", "API_KEYS_FILE", "PATH", "accepted keys", "any key")
+   *       .launch(args, (config, flags) -> new ApiKeyCheck(
+   *           config,
+   *           flags.value("--key-header").orElseThrow(),
+   *           flags.value("--keys-file", ApiKeyCheck::readKeys).orElse(Set.of())));
+   * }
+   * }</pre>
+   *
+   * <p>An application's flag takes a value, as {@code --flag VALUE} or {@code --flag=VALUE}; the
+   * flag wins over its variable, which wins over the default, as for the framework's flags. {@code
+   * --help} lists the application's flags and {@linkplain #helpNote notes} above the framework's.
+   *
+   * <p>{@link #launch} and {@link #run} refuse an unknown flag, a missing or bad value and an
+   * {@link IllegalArgumentException} thrown by the factory with one line and exit code 2; {@link
+   * Flags#value(String, Function)} gives such exceptions a message naming the flag. Nothing is
+   * logged before the factory returns, so it may set up logging from a flag. {@link #parse} only
+   * parses, and leaves the arguments nobody declared to the application.
+   *
+   * <p>Not thread-safe: declare the flags, then launch, on one thread.
+   */
+  public static final class Launcher {
+
+    /** The program name of {@link CalloutServer#launch}: {@value}. */
+    static final String DEFAULT_PROGRAM_NAME = "callout";
+
+    private final CommandLine commandLine;
+
+    private Launcher(String programName) {
+      this.commandLine = new CommandLine(programName);
+    }
+
+    /**
+     * Declares a flag with a default, which {@link Flags#value(String)} then always has.
+     *
+     * @param flag the flag, such as {@code --key-header}
+     * @param env its environment variable, such as {@code API_KEY_HEADER}
+     * @param valueName what {@code --help} calls its value, such as {@code NAME} or {@code PATH}
+     * @param help what it sets, for {@code --help}
+     * @param defaultValue the value when neither the flag nor the variable is given
+     * @return this
+     * @throws IllegalArgumentException for a flag not spelt {@code --lower-case-name}, a flag or
+     *     variable the framework or an earlier call took, or a blank argument
+     */
+    @CanIgnoreReturnValue
+    public Launcher flag(
+        String flag, String env, String valueName, String help, String defaultValue) {
+      commandLine.addFlag(flag, env, valueName, help, defaultValue, defaultValue);
+      return this;
+    }
+
+    /**
+     * Declares a flag without a default: {@link Flags#value(String)} is empty unless the flag or
+     * the variable is given.
+     *
+     * @param whenAbsent what happens without it, shown by {@code --help} as the default (such as
+     *     {@code any key})
+     * @return this
+     * @throws IllegalArgumentException as {@link #flag} does
+     */
+    @CanIgnoreReturnValue
+    public Launcher optionalFlag(
+        String flag, String env, String valueName, String help, String whenAbsent) {
+      commandLine.addFlag(flag, env, valueName, help, null, whenAbsent);
+      return this;
+    }
+
+    /**
+     * Adds a paragraph to {@code --help}, after the application's flags (such as the values a flag
+     * accepts).
+     *
+     * @return this
+     */
+    @CanIgnoreReturnValue
+    public Launcher helpNote(String paragraph) {
+      commandLine.addNote(paragraph);
+      return this;
+    }
+
+    /**
+     * Returns the {@code --help} text: the usage line, the application's flags and notes, then the
+     * framework's flags.
+     */
+    public String usage() {
+      return commandLine.usage();
+    }
+
+    /**
+     * Parses the declared flags and the framework's over their variables over the defaults, and
+     * returns them with every other argument, for an application that handles those itself. Neither
+     * prints nor exits; {@code --help} is left in {@link Flags#remaining()} too.
+     *
+     * @param env environment variables, usually {@link System#getenv()}
+     * @throws IllegalArgumentException naming the flag or variable, for a missing or bad value
+     * @throws IllegalStateException when the framework's settings contradict each other (see {@link
+     *     CalloutServerConfig.Builder#build()})
+     */
+    public Flags parse(String[] args, Map<String, String> env) {
+      return new Flags(commandLine, commandLine.parse(args, env));
+    }
+
+    /**
+     * Parses {@code args} and the environment, builds the server with {@code factory}, starts it,
+     * blocks until it has drained on SIGTERM or SIGINT, and exits the JVM with the exit code of
+     * {@link #run}.
+     */
+    public void launch(
+        String[] args, BiFunction<CalloutServerConfig, Flags, ? extends CalloutServer> factory) {
+      System.exit(run(args, System.getenv(), System.out, System.err, factory));
+    }
+
+    /**
+     * Does what {@link #launch} does, but returns the exit code instead of exiting: 0 after {@code
+     * --help} (printed to {@code out}) or a drain; 2 for an unknown flag, a missing or bad value,
+     * or an {@link IllegalArgumentException} from {@code factory}, with one line on {@code err}; 1
+     * when the server could not start.
+     *
+     * @param env environment variables, usually {@link System#getenv()}
+     */
+    public int run(
+        String[] args,
+        Map<String, String> env,
+        PrintStream out,
+        PrintStream err,
+        BiFunction<CalloutServerConfig, Flags, ? extends CalloutServer> factory) {
+      return commandLine.run(
+          args,
+          env,
+          out,
+          err,
+          parsed -> factory.apply(parsed.config(), new Flags(commandLine, parsed)));
+    }
+
+    /** The parsed command line: the framework's settings, the declared flags and the rest. */
+    public static final class Flags {
+      private final CommandLine commandLine;
+      private final CommandLine.Parsed parsed;
+
+      private Flags(CommandLine commandLine, CommandLine.Parsed parsed) {
+        this.commandLine = commandLine;
+        this.parsed = parsed;
+      }
+
+      /** The framework's settings, from its flags, their variables and the defaults. */
+      public CalloutServerConfig config() {
+        return parsed.config();
+      }
+
+      /**
+       * Returns a declared flag's value: from the flag, else its variable, else its default; empty
+       * for an {@linkplain Launcher#optionalFlag optional flag} given neither way.
+       *
+       * @throws IllegalArgumentException when {@code flag} was not declared
+       */
+      public Optional<String> value(String flag) {
+        checkArgument(commandLine.declares(flag), "flag %s was not declared", flag);
+        return Optional.ofNullable(parsed.values().get(flag)).map(CommandLine.Value::value);
+      }
+
+      /**
+       * Returns a declared flag's value converted by {@code parser}, as {@link #value(String)}
+       * does. An {@link IllegalArgumentException} from {@code parser} comes out with its message
+       * prefixed by where the value came from ({@code --key-header=x: ...} or {@code
+       * API_KEY_HEADER=x: ...}), the line {@link #run} prints.
+       *
+       * @throws IllegalArgumentException when {@code flag} was not declared, or {@code parser}
+       *     rejects the value
+       */
+      public <T> Optional<T> value(String flag, Function<String, ? extends T> parser) {
+        checkArgument(commandLine.declares(flag), "flag %s was not declared", flag);
+        CommandLine.Value value = parsed.values().get(flag);
+        if (value == null) {
+          return Optional.empty();
+        }
+        try {
+          return Optional.of(parser.apply(value.value()));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(
+              value.source() + "=" + value.value() + ": " + e.getMessage(), e);
+        }
+      }
+
+      /**
+       * The arguments that are neither declared flags nor the framework's, in order (a value after
+       * an unknown flag included); always empty under {@link Launcher#run}, which refuses them.
+       */
+      public List<String> remaining() {
+        return parsed.remaining();
+      }
+    }
   }
 }

@@ -1,20 +1,31 @@
 package dev.extproc.callout.internal;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServerConfig;
 import java.io.PrintStream;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The command line entry point behind {@link CalloutServer#launch}. */
+/**
+ * The command line behind {@link CalloutServer.Launcher}: the application's flags next to the
+ * framework's, the {@code --help} text, and the run loop. Not API: only {@code dev.extproc.callout}
+ * uses it.
+ */
 public final class CommandLine {
-  private static final Logger logger = LoggerFactory.getLogger(CommandLine.class);
 
   /** Exit code for a bad flag or value. */
   public static final int EXIT_USAGE = 2;
@@ -22,48 +33,218 @@ public final class CommandLine {
   /** Exit code for a server that could not start. */
   public static final int EXIT_START_FAILED = 1;
 
-  private CommandLine() {}
+  private static final Pattern FLAG = Pattern.compile("--[a-z0-9][a-z0-9-]*");
+  private static final Pattern VARIABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
-  /** Runs the server until it is drained, then exits the JVM with the result of {@link #run}. */
-  public static void launch(
-      String[] args,
-      Map<String, String> env,
-      Function<CalloutServerConfig, ? extends CalloutServer> factory) {
-    System.exit(run(args, env, factory, System.out, System.err));
+  /** An application's flag; {@code defaultValue} is null for one without a default. */
+  private record Flag(
+      String name,
+      String env,
+      String valueName,
+      String help,
+      @Nullable String defaultValue,
+      String shownDefault) {}
+
+  /** The value of an application's flag and where it came from: the flag or its variable. */
+  public record Value(String source, String value) {}
+
+  /**
+   * What {@link #parse} found: the framework's settings, the application's flags by name (those
+   * without a default only when given), and the arguments nobody declared, in order.
+   */
+  public record Parsed(
+      CalloutServerConfig config, Map<String, Value> values, List<String> remaining) {}
+
+  /** The arguments sorted out, before the framework's are parsed. */
+  private record Split(Map<String, Value> values, List<String> framework, List<String> remaining) {}
+
+  private final String programName;
+  private final Map<String, Flag> flags = new LinkedHashMap<>();
+  private final List<String> notes = new ArrayList<>();
+
+  /** Creates a command line whose {@code --help} shows {@code programName} in its usage line. */
+  public CommandLine(String programName) {
+    checkArgument(!programName.isBlank(), "program name is blank");
+    this.programName = programName.strip();
   }
 
   /**
-   * Parses the flags, starts the server, drains it on SIGTERM or SIGINT, and returns the exit code:
-   * 0 after a drain or {@code --help}, {@value #EXIT_USAGE} for a bad flag or value, {@value
-   * #EXIT_START_FAILED} when the server could not start.
+   * Declares an application's flag taking a value.
+   *
+   * @param defaultValue the value when neither the flag nor {@code env} is given; null for none
+   * @param shownDefault what {@code --help} shows as the default
+   * @throws IllegalArgumentException for a malformed name, or a flag or variable already taken
    */
-  public static int run(
+  public void addFlag(
+      String flag,
+      String env,
+      String valueName,
+      String help,
+      @Nullable String defaultValue,
+      String shownDefault) {
+    checkArgument(FLAG.matcher(flag).matches(), "flag: %s (expected: --lower-case-name)", flag);
+    checkArgument(
+        !flag.equals("--help") && !ConfigParser.isFlag(flag) && !flags.containsKey(flag),
+        "flag %s is already taken",
+        flag);
+    checkArgument(
+        VARIABLE.matcher(env).matches(),
+        "environment variable of %s: %s (expected: letters, digits and _)",
+        flag,
+        env);
+    checkArgument(
+        !ConfigParser.isVariable(env)
+            && flags.values().stream().noneMatch(f -> f.env().equals(env)),
+        "environment variable %s is already taken",
+        env);
+    checkArgument(!valueName.isBlank(), "value name of %s is blank", flag);
+    checkArgument(!help.isBlank(), "help of %s is blank", flag);
+    checkArgument(!shownDefault.isBlank(), "default of %s is blank", flag);
+    flags.put(flag, new Flag(flag, env, valueName, help, defaultValue, shownDefault));
+  }
+
+  /** Adds a paragraph to {@code --help}, after the application's flags. */
+  public void addNote(String note) {
+    checkArgument(!note.isBlank(), "note is blank");
+    notes.add(note.strip());
+  }
+
+  /** Whether the application declared {@code flag}. */
+  public boolean declares(String flag) {
+    return flags.containsKey(flag);
+  }
+
+  /**
+   * Returns the {@code --help} text: the usage line, the application's flags and notes, then the
+   * framework's flags.
+   */
+  public String usage() {
+    StringBuilder help =
+        new StringBuilder()
+            .append("Usage: ")
+            .append(programName)
+            .append(" [flags]\n")
+            .append("Flags win over environment variables, which win over the defaults.\n\n");
+    if (!flags.isEmpty()) {
+      for (Flag f : flags.values()) {
+        help.append(
+            ConfigParser.usageEntry(
+                f.name() + " " + f.valueName(), f.help(), f.env(), f.shownDefault()));
+      }
+      help.append('\n');
+    }
+    for (String note : notes) {
+      help.append(note).append("\n\n");
+    }
+    return help.append(CalloutServerConfig.usage()).toString();
+  }
+
+  /**
+   * Parses the application's and the framework's flags over their variables over the defaults;
+   * leaves every other argument in {@link Parsed#remaining()}.
+   *
+   * @throws IllegalArgumentException naming the flag or variable, for a missing or bad value
+   * @throws IllegalStateException when the framework's settings contradict each other
+   */
+  public Parsed parse(String[] args, Map<String, String> env) {
+    Split split = split(args, env);
+    return parsed(split, env);
+  }
+
+  private static Parsed parsed(Split split, Map<String, String> env) {
+    return new Parsed(
+        ConfigParser.parse(split.framework().toArray(new String[0]), env).build(),
+        Collections.unmodifiableMap(split.values()),
+        List.copyOf(split.remaining()));
+  }
+
+  private Split split(String[] args, Map<String, String> env) {
+    Map<String, Value> values = new LinkedHashMap<>();
+    for (Flag flag : flags.values()) {
+      String fromEnv = env.get(flag.env());
+      if (fromEnv != null) {
+        values.put(flag.name(), new Value(flag.env(), fromEnv));
+      } else if (flag.defaultValue() != null) {
+        values.put(flag.name(), new Value(flag.name(), flag.defaultValue()));
+      }
+    }
+    List<String> framework = new ArrayList<>();
+    List<String> remaining = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      int eq = arg.startsWith("--") ? arg.indexOf('=') : -1;
+      String name = eq > 0 ? arg.substring(0, eq) : arg;
+      Flag flag = flags.get(name);
+      if (flag != null) {
+        String value;
+        if (eq > 0) {
+          value = arg.substring(eq + 1);
+        } else if (i + 1 < args.length) {
+          value = args[++i];
+        } else {
+          throw new IllegalArgumentException(
+              name + ": missing value (expected: " + name + " " + flag.valueName() + ")");
+        }
+        values.put(name, new Value(name, value));
+      } else if (ConfigParser.isFlag(name)) {
+        framework.add(arg);
+        // A framework flag without its value is left for ConfigParser to report.
+        if (eq < 0 && ConfigParser.takesValue(name) && i + 1 < args.length) {
+          framework.add(args[++i]);
+        }
+      } else {
+        remaining.add(arg);
+      }
+    }
+    return new Split(values, framework, remaining);
+  }
+
+  /**
+   * Parses the flags, builds the server with {@code factory}, starts it, drains it on SIGTERM or
+   * SIGINT, and returns the exit code: 0 after a drain or {@code --help}, {@value #EXIT_USAGE} for
+   * an unknown flag, a bad value, or an {@link IllegalArgumentException} from {@code factory},
+   * {@value #EXIT_START_FAILED} when the server could not start. Nothing is logged before {@code
+   * factory} returns, so it may set up logging from a flag.
+   */
+  public int run(
       String[] args,
       Map<String, String> env,
-      Function<CalloutServerConfig, ? extends CalloutServer> factory,
       PrintStream out,
-      PrintStream err) {
+      PrintStream err,
+      Function<Parsed, ? extends CalloutServer> factory) {
     if (Arrays.asList(args).contains("--help")) {
-      out.print(usage(""));
+      out.print(usage());
       return 0;
     }
-    CalloutServerConfig config;
+    Parsed parsed;
+    CalloutServer server;
     try {
-      config = CalloutServerConfig.fromArgs(args, env);
+      Split split = split(args, env);
+      if (!split.remaining().isEmpty()) {
+        throw new IllegalArgumentException(
+            "unknown flag: " + split.remaining().get(0) + " (see --help)");
+      }
+      parsed = parsed(split, env);
     } catch (IllegalArgumentException | IllegalStateException e) {
-      err.println("callout-server: " + e.getMessage());
+      err.println(errorPrefix() + e.getMessage());
+      return EXIT_USAGE;
+    }
+    try {
+      server = factory.apply(parsed);
+    } catch (IllegalArgumentException e) {
+      err.println(errorPrefix() + e.getMessage());
       return EXIT_USAGE;
     }
     installJulBridge();
-    CalloutServer server = factory.apply(config);
     try {
       server.start();
     } catch (Exception e) {
-      logger.error("cannot start: {}", e.getMessage(), e);
-      err.println("callout-server: cannot start: " + e.getMessage());
+      logger().error("cannot start: {}", e.getMessage(), e);
+      err.println(errorPrefix() + "cannot start: " + e.getMessage());
+      server.close();
       return EXIT_START_FAILED;
     }
-    logger.info("{} started with {}", server.getClass().getSimpleName(), config);
+    logger().info("{} started with {}", server.getClass().getSimpleName(), parsed.config());
     if (!onTermination(() -> new Thread(server::close, "callout-drain").start())) {
       server.closeOnJvmShutdown();
     }
@@ -76,12 +257,22 @@ public final class CommandLine {
     return 0;
   }
 
-  /** The {@code --help} text: a usage line, {@code extraFlags}, then the framework's flags. */
-  public static String usage(String extraFlags) {
-    return "Usage: java -jar callout-server.jar [flags]\n"
-        + "Flags win over environment variables, which win over the defaults.\n\n"
-        + extraFlags
-        + CalloutServerConfig.usage();
+  /**
+   * Returns what error lines start with: the program name's last word without its directory or
+   * {@code .jar}, as in {@code callout-server: } for {@code java -jar callout-server.jar}.
+   */
+  private String errorPrefix() {
+    String word = programName.substring(programName.lastIndexOf(' ') + 1);
+    word = word.substring(word.lastIndexOf('/') + 1);
+    if (word.endsWith(".jar")) {
+      word = word.substring(0, word.length() - ".jar".length());
+    }
+    return (word.isEmpty() ? programName : word) + ": ";
+  }
+
+  /** Looked up on use, never at class initialisation: see {@link #run}. */
+  private static Logger logger() {
+    return LoggerFactory.getLogger(CommandLine.class);
   }
 
   /**
@@ -103,7 +294,7 @@ public final class CommandLine {
               new Class<?>[] {handlerClass},
               (proxy, method, methodArgs) -> {
                 if (method.getName().equals("handle")) {
-                  logger.info("received {}: draining", methodArgs[0]);
+                  logger().info("received {}: draining", methodArgs[0]);
                   drain.run();
                   return null;
                 }
@@ -114,7 +305,7 @@ public final class CommandLine {
       }
       return true;
     } catch (ReflectiveOperationException | RuntimeException e) {
-      logger.debug("cannot handle signals directly; using a shutdown hook", e);
+      logger().debug("cannot handle signals directly; using a shutdown hook", e);
       return false;
     }
   }
@@ -126,7 +317,7 @@ public final class CommandLine {
       bridge.getMethod("removeHandlersForRootLogger").invoke(null);
       bridge.getMethod("install").invoke(null);
     } catch (ReflectiveOperationException e) {
-      logger.debug("jul-to-slf4j is not on the class path; grpc-java logs through JUL");
+      logger().debug("jul-to-slf4j is not on the class path; grpc-java logs through JUL");
     }
   }
 }

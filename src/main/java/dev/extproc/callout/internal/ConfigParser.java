@@ -306,22 +306,62 @@ public final class ConfigParser {
     StringBuilder out = new StringBuilder();
     for (Option o : OPTIONS) {
       String left = o.flag() + (o.isSwitch() ? "" : " " + o.valueName());
-      out.append(String.format(Locale.ROOT, "  %-44s %s%n", left, o.help()));
-      out.append(
-          String.format(
-              Locale.ROOT, "  %-44s (env %s; default %s)%n", "", o.env(), o.defaultValue()));
+      out.append(usageEntry(left, o.help(), o.env(), o.defaultValue()));
     }
     out.append(String.format(Locale.ROOT, "  %-44s %s%n", "--help", "print this help and exit"));
     return out.toString();
   }
 
+  /**
+   * Returns the two usage lines of one flag: {@code left} (the flag and its value) with its
+   * meaning, then its variable and default; the application's flags use it too.
+   */
+  public static String usageEntry(String left, String help, String env, String defaultValue) {
+    return String.format(
+        Locale.ROOT,
+        "  %-44s %s%n  %-44s (env %s; default %s)%n",
+        left,
+        help,
+        "",
+        env,
+        defaultValue);
+  }
+
+  /** Whether {@code flag} (such as {@code --hook-threads}) is one of the framework's flags. */
+  public static boolean isFlag(String flag) {
+    return lookUp(flag) != null;
+  }
+
+  /** Whether the framework's {@code flag} takes a value, as opposed to a switch. */
+  public static boolean takesValue(String flag) {
+    return !find(flag).isSwitch();
+  }
+
+  /** Whether {@code name} is the environment variable of one of the framework's flags. */
+  public static boolean isVariable(String name) {
+    for (Option o : OPTIONS) {
+      if (o.env().equals(name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static Option find(String flag) {
+    Option option = lookUp(flag);
+    if (option == null) {
+      throw new IllegalArgumentException("unknown flag: " + flag + " (see --help)");
+    }
+    return option;
+  }
+
+  private static @Nullable Option lookUp(String flag) {
     for (Option o : OPTIONS) {
       if (o.flag().equals(flag)) {
         return o;
       }
     }
-    throw new IllegalArgumentException("unknown flag: " + flag + " (see --help)");
+    return null;
   }
 
   private static String envValue(Option option, String value) {

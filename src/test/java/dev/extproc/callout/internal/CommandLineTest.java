@@ -19,15 +19,16 @@ class CommandLineTest {
   private final AtomicReference<CalloutServerConfig> built = new AtomicReference<>();
 
   private int run(String... args) {
-    return CommandLine.run(
-        args,
-        Map.of(),
-        config -> {
-          built.set(config);
-          return new CalloutServer(config) {};
-        },
-        new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new CommandLine("java -jar callout-server.jar")
+        .run(
+            args,
+            Map.of(),
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            parsed -> {
+              built.set(parsed.config());
+              return new CalloutServer(parsed.config()) {};
+            });
   }
 
   @Test

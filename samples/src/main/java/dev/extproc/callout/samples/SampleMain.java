@@ -1,8 +1,8 @@
 package dev.extproc.callout.samples;
 
 import dev.extproc.callout.CalloutServer;
+import dev.extproc.callout.CalloutServer.Launcher.Flags;
 import dev.extproc.callout.CalloutServerConfig;
-import dev.extproc.callout.internal.CommandLine;
 import dev.extproc.callout.samples.addbody.AddBody;
 import dev.extproc.callout.samples.addcustomresponse.AddCustomResponse;
 import dev.extproc.callout.samples.addheader.AddHeader;
@@ -21,23 +21,18 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.interfaces.RSAPublicKey;
-import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
 
 /**
  * The runnable jar's entry point: {@code java -jar callout-server.jar [--sample NAME] [flags]} runs
- * one bundled sample, {@value #DEFAULT_SAMPLE} by default. It handles its own two flags and hands
- * the rest to the framework's command line.
+ * one bundled sample, {@value #DEFAULT_SAMPLE} by default. It declares its own three flags on a
+ * {@link CalloutServer.Launcher}, next to the framework's.
  */
 public final class SampleMain {
 
@@ -53,30 +48,9 @@ public final class SampleMain {
 
   static final String JSON = "json";
 
-  /** A flag of the launcher's own, with its environment variable. */
-  private record Flag(String name, String value, String help, String defaultValue) {
-    String env() {
-      return "CALLOUT_" + name.substring(2).replace('-', '_').toUpperCase(Locale.ROOT);
-    }
-  }
-
-  private static final List<Flag> FLAGS =
-      List.of(
-          new Flag(SAMPLE, "NAME", "the sample to run (see below)", DEFAULT_SAMPLE),
-          new Flag(
-              JWT_PUBLIC_KEY,
-              "PATH",
-              "PEM RSA public key that jwt-auth verifies tokens with",
-              "the bundled TEST key"),
-          new Flag(
-              LOG_FORMAT,
-              "text|json",
-              "log lines as text, or as JSON objects for Google Cloud Logging",
-              "text"));
-
   /** Builds a sample from the launcher's flags; throws IllegalArgumentException for bad ones. */
   private interface Sample {
-    Function<CalloutServerConfig, CalloutServer> create(Map<String, String[]> flags);
+    Function<CalloutServerConfig, CalloutServer> create(Flags flags);
   }
 
   /** Every bundled sample by its {@code --sample} name. */
@@ -101,7 +75,7 @@ public final class SampleMain {
       throw new IllegalArgumentException(
           "sample: " + name + " (expected one of: " + SAMPLES.keySet() + ")");
     }
-    return sample.create(Map.of());
+    return sample.create(launcher().parse(new String[0], Map.of()));
   }
 
   private static Map<String, Sample> samples() {
@@ -122,131 +96,81 @@ public final class SampleMain {
     return samples;
   }
 
-  private static Function<CalloutServerConfig, CalloutServer> jwtAuth(Map<String, String[]> flags) {
-    String[] path = flags.get(JWT_PUBLIC_KEY);
-    RSAPublicKey key;
-    if (path == null) {
-      LoggerFactory.getLogger(SampleMain.class)
-          .warn(
-              "jwt-auth verifies tokens with the bundled TEST public key, whose private half is"
-                  + " public: give {} PATH for real use",
-              JWT_PUBLIC_KEY);
-      key = JwtAuth.bundledTestKey();
-    } else {
-      try {
-        key = JwtAuth.readPublicKey(Files.readAllBytes(Path.of(path[1])));
-      } catch (IOException e) {
-        throw new IllegalArgumentException(
-            path[0] + "=" + path[1] + ": cannot read it (" + e.getClass().getSimpleName() + ")", e);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(path[0] + "=" + path[1] + ": " + e.getMessage(), e);
-      }
-    }
+  private static Function<CalloutServerConfig, CalloutServer> jwtAuth(Flags flags) {
+    RSAPublicKey key =
+        flags
+            .value(JWT_PUBLIC_KEY, SampleMain::readPublicKey)
+            .orElseGet(
+                () -> {
+                  LoggerFactory.getLogger(SampleMain.class)
+                      .warn(
+                          "jwt-auth verifies tokens with the bundled TEST public key, whose"
+                              + " private half is public: give {} PATH for real use",
+                          JWT_PUBLIC_KEY);
+                  return JwtAuth.bundledTestKey();
+                });
     return config -> new JwtAuth(config, key);
   }
 
-  /** Runs the chosen sample until SIGTERM; see {@link CalloutServer#launch}. */
+  private static RSAPublicKey readPublicKey(String path) {
+    try {
+      return JwtAuth.readPublicKey(Files.readAllBytes(Path.of(path)));
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          "cannot read it (" + e.getClass().getSimpleName() + ")", e);
+    }
+  }
+
+  /** Runs the chosen sample until SIGTERM; see {@link CalloutServer.Launcher#launch}. */
   public static void main(String[] args) {
-    System.exit(run(args, System.getenv(), System.out, System.err));
+    launcher().launch(args, SampleMain::create);
   }
 
   /** Runs the chosen sample and returns the process exit code. */
   static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
-    // Flag -> {source, value}; flags win over environment variables.
-    Map<String, String[]> flags = new HashMap<>();
-    for (Flag flag : FLAGS) {
-      String value = env.get(flag.env());
-      if (value != null) {
-        flags.put(flag.name(), new String[] {flag.env(), value});
-      }
-    }
-    List<String> rest = new ArrayList<>();
-    for (int i = 0; i < args.length; i++) {
-      Flag flag = find(args[i]);
-      if (flag == null) {
-        rest.add(args[i]);
-      } else if (args[i].startsWith(flag.name() + "=")) {
-        flags.put(
-            flag.name(), new String[] {flag.name(), args[i].substring(flag.name().length() + 1)});
-      } else if (i + 1 < args.length) {
-        flags.put(flag.name(), new String[] {flag.name(), args[++i]});
-      } else {
-        err.println(
-            "callout-server: "
-                + flag.name()
-                + ": missing value (expected: "
-                + flag.name()
-                + " "
-                + flag.value()
-                + ")");
-        return CommandLine.EXIT_USAGE;
-      }
-    }
-    if (rest.contains("--help")) {
-      out.print(CommandLine.usage(usage()));
-      return 0;
-    }
-    String[] logFormat = flags.get(LOG_FORMAT);
-    if (logFormat != null) {
-      if (!logFormat[1].equals(JSON) && !logFormat[1].equals("text")) {
-        err.println(
-            "callout-server: "
-                + logFormat[0]
-                + "="
-                + logFormat[1]
-                + ": unknown log format (expected: text, json)");
-        return CommandLine.EXIT_USAGE;
-      }
-      // Read by ConsoleLogConfigurator when logging starts, which is after this.
-      System.setProperty(LOG_FORMAT_PROPERTY, logFormat[1]);
-    }
-    String[] sample = flags.getOrDefault(SAMPLE, new String[] {SAMPLE, DEFAULT_SAMPLE});
-    Sample chosen = SAMPLES.get(sample[1]);
-    if (chosen == null) {
-      err.println(
-          "callout-server: "
-              + sample[0]
-              + "="
-              + sample[1]
-              + ": unknown sample (expected one of: "
-              + String.join(", ", SAMPLES.keySet())
-              + ")");
-      return CommandLine.EXIT_USAGE;
-    }
-    Function<CalloutServerConfig, CalloutServer> factory;
-    try {
-      factory = chosen.create(flags);
-    } catch (IllegalArgumentException e) {
-      err.println("callout-server: " + e.getMessage());
-      return CommandLine.EXIT_USAGE;
-    }
-    return CommandLine.run(rest.toArray(new String[0]), env, factory, out, err);
+    return launcher().run(args, env, out, err, SampleMain::create);
   }
 
-  private static @Nullable Flag find(String arg) {
-    for (Flag flag : FLAGS) {
-      if (arg.equals(flag.name()) || arg.startsWith(flag.name() + "=")) {
-        return flag;
-      }
-    }
-    return null;
+  private static CalloutServer.Launcher launcher() {
+    return CalloutServer.launcher("java -jar callout-server.jar")
+        .flag(SAMPLE, "CALLOUT_SAMPLE", "NAME", "the sample to run (see below)", DEFAULT_SAMPLE)
+        .optionalFlag(
+            JWT_PUBLIC_KEY,
+            "CALLOUT_JWT_PUBLIC_KEY",
+            "PATH",
+            "PEM RSA public key that jwt-auth verifies tokens with",
+            "the bundled TEST key")
+        .flag(
+            LOG_FORMAT,
+            "CALLOUT_LOG_FORMAT",
+            "text|json",
+            "log lines as text, or as JSON objects for Google Cloud Logging",
+            "text")
+        .helpNote("Samples: " + String.join(", ", SAMPLES.keySet()));
   }
 
-  private static String usage() {
-    StringBuilder usage = new StringBuilder();
-    for (Flag flag : FLAGS) {
-      usage.append(
-          String.format(
-              Locale.ROOT,
-              "  %-44s %s%n  %-44s (env %s; default %s)%n",
-              flag.name() + " " + flag.value(),
-              flag.help(),
-              "",
-              flag.env(),
-              flag.defaultValue()));
+  /** Builds the chosen sample; runs before anything is logged. */
+  private static CalloutServer create(CalloutServerConfig config, Flags flags) {
+    String logFormat = flags.value(LOG_FORMAT, SampleMain::logFormat).orElseThrow();
+    // Read by ConsoleLogConfigurator when logging starts, which is after this.
+    System.setProperty(LOG_FORMAT_PROPERTY, logFormat);
+    Sample sample = flags.value(SAMPLE, SampleMain::sample).orElseThrow();
+    return sample.create(flags).apply(config);
+  }
+
+  private static String logFormat(String value) {
+    if (!value.equals(JSON) && !value.equals("text")) {
+      throw new IllegalArgumentException("unknown log format (expected: text, json)");
     }
-    usage.append(
-        String.format(Locale.ROOT, "%nSamples: %s%n%n", String.join(", ", SAMPLES.keySet())));
-    return usage.toString();
+    return value;
+  }
+
+  private static Sample sample(String name) {
+    Sample sample = SAMPLES.get(name);
+    if (sample == null) {
+      throw new IllegalArgumentException(
+          "unknown sample (expected one of: " + String.join(", ", SAMPLES.keySet()) + ")");
+    }
+    return sample;
   }
 }

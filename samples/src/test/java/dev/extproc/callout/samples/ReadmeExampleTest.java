@@ -1,12 +1,15 @@
 package dev.extproc.callout.samples;
 
 import static com.google.common.truth.Truth.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServerConfig;
 import dev.extproc.callout.CalloutTools;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
@@ -22,15 +25,17 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Compiles the README's "Writing your own callout" example and runs it, so the README stays true.
+ * Compiles the README's "Writing your own callout" and "Your own flags" examples and runs them, so
+ * the README stays true.
  */
 class ReadmeExampleTest {
 
   @TempDir Path dir;
 
-  private static String example() throws Exception {
+  /** Returns the first Java block after {@code heading}. */
+  private static String example(String heading) throws Exception {
     String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
-    int section = readme.indexOf("## Writing your own callout");
+    int section = readme.indexOf(heading);
     assertThat(section).isAtLeast(0);
     Matcher block = Pattern.compile("```java\n(.*?)```", Pattern.DOTALL).matcher(readme);
     assertThat(block.find(section)).isTrue();
@@ -40,15 +45,9 @@ class ReadmeExampleTest {
   @Test
   void writingYourOwnCallout_compilesAndAddsItsHeader() throws Exception {
     Path source = dir.resolve("AddHeader.java");
-    Files.writeString(source, example());
-    String classPath =
-        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+    Files.writeString(source, example("## Writing your own callout"));
 
-    int result =
-        javac.run(null, null, null, "-cp", classPath, "-d", dir.toString(), source.toString());
-
-    assertThat(result).isEqualTo(0);
+    assertThat(compile(source)).isEqualTo(0);
     try (URLClassLoader loader =
         new URLClassLoader(new URL[] {dir.toUri().toURL()}, getClass().getClassLoader())) {
       var constructor =
@@ -66,5 +65,46 @@ class ReadmeExampleTest {
                     .build());
       }
     }
+  }
+
+  @Test
+  void yourOwnFlags_compilesAddsTheGreetingAndRefusesAnUnprintableOne() throws Exception {
+    Path source = dir.resolve("Greeter.java");
+    Files.writeString(source, example("### Your own flags"));
+
+    assertThat(compile(source)).isEqualTo(0);
+    try (URLClassLoader loader =
+        new URLClassLoader(new URL[] {dir.toUri().toURL()}, getClass().getClassLoader())) {
+      Class<?> greeter = loader.loadClass("Greeter");
+      var constructor = greeter.getDeclaredConstructor(CalloutServerConfig.class, String.class);
+      constructor.setAccessible(true);
+      CalloutServer callout =
+          (CalloutServer) constructor.newInstance(CalloutServerConfig.defaults(), "hi");
+      try (CalloutTester tester = CalloutTester.of(callout)) {
+        assertThat(tester.newStream().requestHeaders(CalloutTester.headers(":path", "/")))
+            .isEqualTo(
+                ProcessingResponse.newBuilder()
+                    .setRequestHeaders(
+                        CalloutTools.addHeaderMutation(
+                            List.of(Map.entry("x-greeting", "hi")), List.of(), true))
+                    .build());
+      }
+      Method printable = greeter.getDeclaredMethod("printable", String.class);
+      printable.setAccessible(true);
+      InvocationTargetException refused =
+          assertThrows(InvocationTargetException.class, () -> printable.invoke(null, ""));
+      assertThat(refused).hasCauseThat().isInstanceOf(IllegalArgumentException.class);
+      assertThat(refused).hasCauseThat().hasMessageThat().isEqualTo("not printable ASCII");
+    }
+  }
+
+  /**
+   * Compiles {@code source} into {@link #dir} against the test class path; returns javac's code.
+   */
+  private int compile(Path source) {
+    String classPath =
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+    return javac.run(null, null, null, "-cp", classPath, "-d", dir.toString(), source.toString());
   }
 }
