@@ -165,15 +165,18 @@ public final class CalloutContext {
   }
 
   /**
-   * Returns a processing mode to send as this phase's {@code mode_override}, for Envoy to use for
-   * the rest of this HTTP request (if its {@code allow_mode_override} is set). It starts with both
-   * body modes as Envoy announced them, because Envoy reads an unset body mode as NONE, and with
-   * header and trailer modes at DEFAULT (unchanged); change what you need.
+   * Attaches a {@code mode_override} to this phase's reply: Envoy uses that processing mode for the
+   * rest of this HTTP request (if its {@code allow_mode_override} is set). {@code change} edits a
+   * mode that starts with both body modes as Envoy announced them, because Envoy reads an unset
+   * body mode as NONE, and with header and trailer modes at DEFAULT (unchanged); a second call in
+   * the same phase edits the same mode again. For example, {@code ctx.overrideMode(m ->
+   * m.setResponseBodyMode(BodySendMode.NONE))} skips the response body.
    *
    * @throws IllegalStateException outside the request or response headers hooks, the only phases
    *     whose override Envoy reads
    */
-  public ProcessingMode.Builder modeOverride() {
+  public void overrideMode(Consumer<ProcessingMode.Builder> change) {
+    requireNonNull(change, "change");
     Phase current = currentPhase();
     if (current != Phase.REQUEST_HEADERS && current != Phase.RESPONSE_HEADERS) {
       throw new IllegalStateException(
@@ -188,7 +191,7 @@ public final class CalloutContext {
               .setRequestBodyModeValue(announced.getRequestBodyModeValue())
               .setResponseBodyModeValue(announced.getResponseBodyModeValue());
     }
-    return modeOverride;
+    change.accept(modeOverride);
   }
 
   /**

@@ -13,7 +13,9 @@ import com.google.protobuf.Value;
 import dev.extproc.callout.CalloutServerConfig.MutationPolicy;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.HeaderSendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
@@ -625,6 +627,43 @@ class CalloutServerTest {
             () -> ctx.attachDynamicMetadata(Struct.getDefaultInstance()));
 
     assertThat(e).hasMessageThat().contains("only a hook may call this");
+  }
+
+  @Test
+  void overrideMode_calledTwiceInOnePhase_accumulatesForThatPhaseOnly() {
+    CalloutServer callout =
+        new CalloutServer() {
+          @Override
+          protected @Nullable HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext c) {
+            c.overrideMode(mode -> mode.setResponseBodyMode(BodySendMode.NONE));
+            c.overrideMode(mode -> mode.setResponseTrailerMode(HeaderSendMode.SEND));
+            return null;
+          }
+        };
+    CalloutTester.Stream stream =
+        tester(callout)
+            .newStream(
+                ProtocolConfiguration.newBuilder()
+                    .setRequestBodyMode(BodySendMode.STREAMED)
+                    .setResponseBodyMode(BodySendMode.BUFFERED)
+                    .build());
+
+    assertThat(stream.requestHeaders(headers(":path", "/")))
+        .isEqualTo(
+            ProcessingResponse.newBuilder()
+                .setRequestHeaders(HeadersResponse.getDefaultInstance())
+                .setModeOverride(
+                    ProcessingMode.newBuilder()
+                        .setRequestBodyMode(BodySendMode.STREAMED)
+                        .setResponseBodyMode(BodySendMode.NONE)
+                        .setResponseTrailerMode(HeaderSendMode.SEND))
+                .build());
+    assertThat(stream.responseHeaders(headers(":status", "200")))
+        .isEqualTo(
+            ProcessingResponse.newBuilder()
+                .setResponseHeaders(HeadersResponse.getDefaultInstance())
+                .build());
+    assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
   }
 
   /** Sets {@code x-envoy-foo} and {@code ok} on request headers. */

@@ -254,7 +254,7 @@ class ScriptedCallout extends CalloutServer {
         if (!headers) {
           risky(ctx);
         }
-        ctx.modeOverride().setResponseTrailerMode(HeaderSendMode.SEND);
+        ctx.overrideMode(mode -> mode.setResponseTrailerMode(HeaderSendMode.SEND));
       }
       case EXTEND_TIMEOUT -> ctx.extendMessageTimeout(Duration.ofMillis(500));
       case EXTEND_TIMEOUT_TWICE -> {
