@@ -674,8 +674,9 @@ class CalloutServerTest {
 
     @Override
     protected HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext ctx) {
-      return CalloutTools.addHeaderMutation(
-          List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2")), List.of(), true);
+      return CalloutTools.clearRouteCache(
+          CalloutTools.addHeaderMutation(
+              List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2"))));
     }
   }
 
@@ -703,7 +704,8 @@ class CalloutServerTest {
         .isEqualTo(
             ProcessingResponse.newBuilder()
                 .setRequestHeaders(
-                    CalloutTools.addHeaderMutation(List.of(Map.entry("ok", "2")), List.of(), true))
+                    CalloutTools.clearRouteCache(
+                        CalloutTools.addHeaderMutation(List.of(Map.entry("ok", "2")))))
                 .build());
 
     CalloutTester.Stream allowed =
@@ -713,8 +715,9 @@ class CalloutServerTest {
             .newStream();
     assertThat(allowed.requestHeaders(headers(":path", "/")).getRequestHeaders())
         .isEqualTo(
-            CalloutTools.addHeaderMutation(
-                List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2")), List.of(), true));
+            CalloutTools.clearRouteCache(
+                CalloutTools.addHeaderMutation(
+                    List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2")))));
   }
 
   @Test

@@ -164,7 +164,8 @@ class MutationGuardTest {
       replies.add(
           ProcessingResponse.newBuilder()
               .setRequestBody(
-                  CalloutTools.addBodyMutation(ByteString.copyFromUtf8("new body"), true))
+                  CalloutTools.clearRouteCache(
+                      CalloutTools.addBodyMutation(ByteString.copyFromUtf8("new body"))))
               .build());
       replies.add(
           ProcessingResponse.newBuilder()

@@ -681,7 +681,6 @@ class ProtocolConformanceTest {
             return CalloutTools.addHeaderMutation(
                 List.of(Map.entry("x-a", "1")),
                 List.of(),
-                false,
                 HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD);
           }
 
@@ -690,7 +689,6 @@ class ProtocolConformanceTest {
             return CalloutTools.addHeaderMutation(
                 List.of(Map.entry("x-a", "2")),
                 List.of(),
-                false,
                 HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD);
           }
         };

@@ -61,8 +61,8 @@ class ReadmeExampleTest {
             .isEqualTo(
                 ProcessingResponse.newBuilder()
                     .setRequestHeaders(
-                        CalloutTools.addHeaderMutation(
-                            List.of(Map.entry("x-hello", "world")), List.of(), true))
+                        CalloutTools.clearRouteCache(
+                            CalloutTools.addHeaderMutation(List.of(Map.entry("x-hello", "world")))))
                     .build());
       }
     }
