@@ -307,7 +307,7 @@ public final class CalloutTools {
    * #DEFAULT_DENY_MESSAGE}; a hook throws it: {@code throw CalloutTools.denyCallout();}. Envoy then
    * treats the callout as failed: the end user gets a 500 (or the filter's {@code
    * status_on_error}), or the request continues unprocessed when {@code failure_mode_allow} is
-   * true.
+   * true. To deny with an HTTP status the end user sees, use {@link #denyRequest(int, String)}.
    */
   @CheckReturnValue
   public static StatusRuntimeException denyCallout() {
@@ -319,6 +319,27 @@ public final class CalloutTools {
   public static StatusRuntimeException denyCallout(String message) {
     requireNonNull(message, "message");
     return Status.PERMISSION_DENIED.withDescription(message).asRuntimeException();
+  }
+
+  /**
+   * Returns a local reply that denies the request with HTTP {@code httpStatus} and {@code body}
+   * ({@code content-type: text/plain; charset=utf-8}), to pass to {@link
+   * CalloutContext#respondImmediately}: {@code ctx.respondImmediately(CalloutTools.denyRequest(401,
+   * "No token."))}. Envoy sends it to the client, and the request never reaches the upstream (when
+   * a request-phase hook sends it). Unlike {@link #denyCallout()}, this works the same whatever
+   * Envoy's {@code failure_mode_allow}.
+   *
+   * @throws IllegalArgumentException when {@code httpStatus} is outside 200..599
+   */
+  public static ImmediateResponse denyRequest(int httpStatus, String body) {
+    requireNonNull(body, "body");
+    return immediateResponse(
+        httpStatus, List.of(Map.entry("content-type", "text/plain; charset=utf-8")), body);
+  }
+
+  /** Like {@link #denyRequest(int, String)}: HTTP 403 with body {@code Forbidden}. */
+  public static ImmediateResponse denyRequest() {
+    return denyRequest(403, "Forbidden");
   }
 
   /**

@@ -12,6 +12,8 @@ import com.google.protobuf.UnknownFieldSet;
 import com.google.protobuf.Value;
 import dev.extproc.callout.CalloutServerConfig.MutationPolicy;
 import dev.extproc.callout.testing.CalloutTester;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
@@ -221,6 +223,42 @@ class CalloutServerTest {
     assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
     assertThat(stream.received()).hasSize(1);
     assertThat(hookCalls.get()).isEqualTo(1);
+  }
+
+  @Test
+  void requestHeaders_respondImmediatelyWithDenyRequest_sendsTheHttpDenial() {
+    CalloutServer callout =
+        new Recording() {
+          @Override
+          protected @Nullable HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext ctx) {
+            if (!CalloutTools.headersContain(h, "authorization")) {
+              ctx.respondImmediately(CalloutTools.denyRequest(401, "No token."));
+            }
+            return null;
+          }
+        };
+    CalloutTester.Stream stream = tester(callout).newStream();
+
+    assertThat(stream.requestHeaders(headers(":path", "/")))
+        .isEqualTo(
+            ProcessingResponse.newBuilder()
+                .setImmediateResponse(
+                    ImmediateResponse.newBuilder()
+                        .setStatus(HttpStatus.newBuilder().setCode(StatusCode.Unauthorized))
+                        .setHeaders(
+                            HeaderMutation.newBuilder()
+                                .addSetHeaders(
+                                    HeaderValueOption.newBuilder()
+                                        .setHeader(
+                                            HeaderValue.newBuilder()
+                                                .setKey("content-type")
+                                                .setRawValue(
+                                                    ByteString.copyFromUtf8(
+                                                        "text/plain; charset=utf-8")))))
+                        .setBody(ByteString.copyFromUtf8("No token.")))
+                .build());
+    assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
+    assertThat(ended).containsExactly(Status.Code.OK);
   }
 
   @Test

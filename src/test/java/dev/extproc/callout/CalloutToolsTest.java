@@ -285,6 +285,34 @@ class CalloutToolsTest {
   }
 
   @Test
+  void denyRequest_statusAndBody_plainTextImmediateResponse() throws Exception {
+    assertThat(CalloutTools.denyRequest(401, "No token."))
+        .isEqualTo(
+            parse(
+                "status { code: Unauthorized } headers { set_headers { header {"
+                    + " key: 'content-type' raw_value: 'text/plain; charset=utf-8' } } }"
+                    + " body: 'No token.'",
+                ImmediateResponse.newBuilder()));
+    assertThat(CalloutTools.denyRequest())
+        .isEqualTo(
+            parse(
+                "status { code: Forbidden } headers { set_headers { header {"
+                    + " key: 'content-type' raw_value: 'text/plain; charset=utf-8' } } }"
+                    + " body: 'Forbidden'",
+                ImmediateResponse.newBuilder()));
+  }
+
+  @Test
+  void denyRequest_statusOutOfRange_throwsShowingIt() {
+    IllegalArgumentException low =
+        assertThrows(IllegalArgumentException.class, () -> CalloutTools.denyRequest(100, "x"));
+    assertThat(low).hasMessageThat().isEqualTo("httpStatus: 100 (expected: 200..599)");
+    IllegalArgumentException high =
+        assertThrows(IllegalArgumentException.class, () -> CalloutTools.denyRequest(600, "x"));
+    assertThat(high).hasMessageThat().isEqualTo("httpStatus: 600 (expected: 200..599)");
+  }
+
+  @Test
   void headerImmediateResponse_statusHeadersAndOptionalBody() throws Exception {
     assertThat(
             CalloutTools.headerImmediateResponse(
