@@ -230,15 +230,15 @@ public final class CalloutContext {
   }
 
   /**
-   * The attributes Envoy sent with the request direction (its {@code request_attributes}), keyed by
-   * {@code "envoy.filters.http.ext_proc"}; empty until they arrive.
+   * The attributes Envoy sent with the request direction, keyed by {@code
+   * "envoy.filters.http.ext_proc"}; hooks read them one by one with {@link #requestAttribute}.
    */
-  public Map<String, Struct> requestAttributes() {
+  Map<String, Struct> requestAttributes() {
     return Collections.unmodifiableMap(requestAttributes);
   }
 
-  /** The attributes Envoy sent with the response direction (its {@code response_attributes}). */
-  public Map<String, Struct> responseAttributes() {
+  /** The attributes Envoy sent with the response direction; see {@link #responseAttribute}. */
+  Map<String, Struct> responseAttributes() {
     return Collections.unmodifiableMap(responseAttributes);
   }
 
@@ -271,7 +271,10 @@ public final class CalloutContext {
     return Optional.ofNullable(metadataContext.getFilterMetadataMap().get(namespace));
   }
 
-  /** The dynamic metadata Envoy forwarded with the latest message ({@code metadata_context}). */
+  /**
+   * The dynamic metadata Envoy forwarded with the latest message ({@code metadata_context}), typed
+   * namespaces included; {@link #forwardedMetadata} reads one untyped namespace.
+   */
   public Metadata metadataContext() {
     return metadataContext;
   }

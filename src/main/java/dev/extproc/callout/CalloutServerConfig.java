@@ -316,7 +316,7 @@ public final class CalloutServerConfig {
   }
 
   /** Whether a certificate was configured, by path or bytes; if not, one is generated at start. */
-  public boolean hasCertificate() {
+  boolean hasCertificate() {
     return certChainPath != null || certChainPem != null;
   }
 
