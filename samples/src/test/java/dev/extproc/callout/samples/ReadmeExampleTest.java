@@ -14,6 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.tools.JavaCompiler;
@@ -22,7 +24,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Compiles the README's "Writing your own callout" example and runs it, so the README stays true.
+ * Compiles the README's "Writing your own callout" example and runs it, and checks its API table,
+ * so the README stays true.
  */
 class ReadmeExampleTest {
 
@@ -66,5 +69,34 @@ class ReadmeExampleTest {
                     .build());
       }
     }
+  }
+
+  @Test
+  void apiTable_listsExactlyThePublicTopLevelTypes() throws Exception {
+    Set<String> publicTypes = new TreeSet<>();
+    try (var files = Files.list(Path.of("src/main/java/dev/extproc/callout"))) {
+      for (Path file : (Iterable<Path>) files::iterator) {
+        if (!file.toString().endsWith(".java")) {
+          continue;
+        }
+        Matcher declaration =
+            Pattern.compile(
+                    "^public (?:final |abstract )*(?:class|interface|enum|record) (\\w+)",
+                    Pattern.MULTILINE)
+                .matcher(Files.readString(file, StandardCharsets.UTF_8));
+        if (declaration.find()) {
+          publicTypes.add(declaration.group(1));
+        }
+      }
+    }
+    String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
+    String section = readme.substring(readme.indexOf("### API"), readme.indexOf("### Hooks"));
+    Set<String> listed = new TreeSet<>();
+    Matcher row = Pattern.compile("^\\| `(\\w+)` \\|", Pattern.MULTILINE).matcher(section);
+    while (row.find()) {
+      listed.add(row.group(1));
+    }
+
+    assertThat(listed).containsExactlyElementsIn(publicTypes);
   }
 }
