@@ -17,23 +17,41 @@ import java.util.function.UnaryOperator;
  */
 public interface BodyTransformer {
 
+  /**
+   * Where a transformer writes the body it produces. The framework sends what is written as {@code
+   * streamed_response} chunks of at most {@link CalloutServerConfig#streamedChunkSize()} bytes, in
+   * order, as soon as the call that wrote them returns.
+   */
+  interface Sink {
+
+    /** Appends {@code data} to the body sent on. */
+    void write(ByteString data);
+
+    /**
+     * The most a transformer should hold back at once ({@link
+     * CalloutServerConfig#maxBufferedBodySize()}); {@link BodyTransformer#whole} ends the stream
+     * with {@code RESOURCE_EXHAUSTED} past it.
+     */
+    int bufferLimit();
+  }
+
   /** Receives the next chunk of the body and writes what it can already produce. */
-  void onChunk(ByteString chunk, BodySink out);
+  void onChunk(ByteString chunk, Sink out);
 
   /** Writes whatever is still held back; the body ends after it. Does nothing by default. */
-  default void onEnd(BodySink out) {}
+  default void onEnd(Sink out) {}
 
   /**
    * Returns a transformer that collects the whole body and writes {@code transform} of it at the
-   * end: for changes that need all of it. A body larger than {@link BodySink#bufferLimit()} ends
-   * the stream with {@code RESOURCE_EXHAUSTED} instead of growing without bound.
+   * end: for changes that need all of it. A body larger than {@link Sink#bufferLimit()} ends the
+   * stream with {@code RESOURCE_EXHAUSTED} instead of growing without bound.
    */
   static BodyTransformer whole(UnaryOperator<ByteString> transform) {
     return new BodyTransformer() {
       private ByteString collected = ByteString.EMPTY;
 
       @Override
-      public void onChunk(ByteString chunk, BodySink out) {
+      public void onChunk(ByteString chunk, Sink out) {
         if ((long) collected.size() + chunk.size() > out.bufferLimit()) {
           throw Status.RESOURCE_EXHAUSTED
               .withDescription(
@@ -46,7 +64,7 @@ public interface BodyTransformer {
       }
 
       @Override
-      public void onEnd(BodySink out) {
+      public void onEnd(Sink out) {
         out.write(transform.apply(collected));
         collected = ByteString.EMPTY;
       }

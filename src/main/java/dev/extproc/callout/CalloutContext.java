@@ -165,15 +165,18 @@ public final class CalloutContext {
   }
 
   /**
-   * Returns a processing mode to send as this phase's {@code mode_override}, for Envoy to use for
-   * the rest of this HTTP request (if its {@code allow_mode_override} is set). It starts with both
-   * body modes as Envoy announced them, because Envoy reads an unset body mode as NONE, and with
-   * header and trailer modes at DEFAULT (unchanged); change what you need.
+   * Attaches a {@code mode_override} to this phase's reply: Envoy uses that processing mode for the
+   * rest of this HTTP request (if its {@code allow_mode_override} is set). {@code change} edits a
+   * mode that starts with both body modes as Envoy announced them, because Envoy reads an unset
+   * body mode as NONE, and with header and trailer modes at DEFAULT (unchanged); a second call in
+   * the same phase edits the same mode again. For example, {@code ctx.overrideMode(m ->
+   * m.setResponseBodyMode(BodySendMode.NONE))} skips the response body.
    *
    * @throws IllegalStateException outside the request or response headers hooks, the only phases
    *     whose override Envoy reads
    */
-  public ProcessingMode.Builder modeOverride() {
+  public void overrideMode(Consumer<ProcessingMode.Builder> change) {
+    requireNonNull(change, "change");
     Phase current = currentPhase();
     if (current != Phase.REQUEST_HEADERS && current != Phase.RESPONSE_HEADERS) {
       throw new IllegalStateException(
@@ -188,7 +191,7 @@ public final class CalloutContext {
               .setRequestBodyModeValue(announced.getRequestBodyModeValue())
               .setResponseBodyModeValue(announced.getResponseBodyModeValue());
     }
-    return modeOverride;
+    change.accept(modeOverride);
   }
 
   /**
@@ -227,15 +230,15 @@ public final class CalloutContext {
   }
 
   /**
-   * The attributes Envoy sent with the request direction (its {@code request_attributes}), keyed by
-   * {@code "envoy.filters.http.ext_proc"}; empty until they arrive.
+   * The attributes Envoy sent with the request direction, keyed by {@code
+   * "envoy.filters.http.ext_proc"}; hooks read them one by one with {@link #requestAttribute}.
    */
-  public Map<String, Struct> requestAttributes() {
+  Map<String, Struct> requestAttributes() {
     return Collections.unmodifiableMap(requestAttributes);
   }
 
-  /** The attributes Envoy sent with the response direction (its {@code response_attributes}). */
-  public Map<String, Struct> responseAttributes() {
+  /** The attributes Envoy sent with the response direction; see {@link #responseAttribute}. */
+  Map<String, Struct> responseAttributes() {
     return Collections.unmodifiableMap(responseAttributes);
   }
 
@@ -268,7 +271,10 @@ public final class CalloutContext {
     return Optional.ofNullable(metadataContext.getFilterMetadataMap().get(namespace));
   }
 
-  /** The dynamic metadata Envoy forwarded with the latest message ({@code metadata_context}). */
+  /**
+   * The dynamic metadata Envoy forwarded with the latest message ({@code metadata_context}), typed
+   * namespaces included; {@link #forwardedMetadata} reads one untyped namespace.
+   */
   public Metadata metadataContext() {
     return metadataContext;
   }

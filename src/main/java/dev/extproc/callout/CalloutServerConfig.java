@@ -16,8 +16,8 @@ import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Immutable settings of a {@link CalloutServer}: its listeners, TLS material, gRPC limits, hook
- * executor and shutdown grace period.
+ * Immutable settings of a {@link CalloutServer}: its listeners, TLS material, gRPC limits, header
+ * mutation checks, hook executor and shutdown grace period.
  *
  * <p>Build one with {@link #newBuilder()}, or from command line flags and environment variables
  * with {@link #fromArgs(String[], Map)} (flags win over environment variables, which win over the
@@ -119,6 +119,51 @@ public final class CalloutServerConfig {
      * blocking hook stalls every stream of its connection.
      */
     INLINE
+  }
+
+  /**
+   * What to do with a header mutation that Envoy or the load balancer would reject or ignore.
+   *
+   * <p>Envoy ignores most disallowed mutations silently (only a counter moves) and fails the
+   * request with 500 for malformed ones; either way the callout's author rarely finds out. The
+   * framework checks every reply before sending it, following a {@link MutationProfile}.
+   */
+  public enum MutationPolicy {
+    /**
+     * The reply is not sent: the hook fails with an {@link IllegalStateException} naming the header
+     * and the rule, and the stream ends with {@code INTERNAL}. The default.
+     */
+    REJECT,
+    /**
+     * Each offending entry is removed from the reply and logged at warn (the header's name, never
+     * its value); the rest of the reply is sent.
+     */
+    DROP,
+    /** No checks: replies are sent as the hooks built them. */
+    OFF
+  }
+
+  /** Which proxy's rules header mutations are checked against; see {@link MutationPolicy}. */
+  public enum MutationProfile {
+    /**
+     * Envoy with the ext_proc filter's {@code mutation_rules} unset: {@code host}, {@code
+     * :authority}, {@code :method}, {@code :scheme} and {@code x-envoy*} headers are not mutable,
+     * pseudo-headers and {@code host} cannot be removed, pseudo-headers cannot be appended to, and
+     * malformed or oversized mutations fail the request.
+     */
+    ENVOY,
+    /**
+     * A Google Cloud Service Extensions callout other than a traffic extension (route,
+     * authorization): {@link #ENVOY}'s rules, plus the headers the load balancer never lets a
+     * callout mutate ({@code X-Forwarded-*}, {@code X-Google-*}, hop-by-hop headers and so on) and
+     * at most 128 KiB of header mutations per reply.
+     */
+    SERVICE_EXTENSIONS,
+    /**
+     * A Google Cloud Service Extensions traffic extension: {@link #SERVICE_EXTENSIONS}' rules, plus
+     * {@code :method}, {@code :authority}, {@code :scheme} and {@code host} are never mutable.
+     */
+    SERVICE_EXTENSIONS_TRAFFIC
   }
 
   private final @Nullable InetSocketAddress secureAddress;
@@ -271,7 +316,7 @@ public final class CalloutServerConfig {
   }
 
   /** Whether a certificate was configured, by path or bytes; if not, one is generated at start. */
-  public boolean hasCertificate() {
+  boolean hasCertificate() {
     return certChainPath != null || certChainPem != null;
   }
 

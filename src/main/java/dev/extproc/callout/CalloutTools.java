@@ -53,42 +53,38 @@ public final class CalloutTools {
 
   /** Returns a headers reply that sets each {@code (key, value)} of {@code add}. */
   public static HeadersResponse addHeaderMutation(List<Map.Entry<String, String>> add) {
-    return addHeaderMutation(add, List.of(), false);
+    return headersResponse(mutation(add, List.of(), null));
   }
 
   /** Returns a headers reply that sets {@code add} and removes {@code remove}. */
   public static HeadersResponse addHeaderMutation(
       List<Map.Entry<String, String>> add, List<String> remove) {
-    return addHeaderMutation(add, remove, false);
+    return headersResponse(mutation(add, remove, null));
   }
 
-  /**
-   * Returns a headers reply that sets {@code add}, removes {@code remove} and, when {@code
-   * clearRouteCache}, asks Envoy to recompute the route (honoured for request headers only).
-   */
+  /** Like {@link #addHeaderMutation(List, List)}, with {@code appendAction} on every set header. */
   public static HeadersResponse addHeaderMutation(
-      List<Map.Entry<String, String>> add, List<String> remove, boolean clearRouteCache) {
-    return headersResponse(headerMutation(add, remove, null), clearRouteCache);
+      List<Map.Entry<String, String>> add, List<String> remove, HeaderAppendAction appendAction) {
+    return headersResponse(headerMutation(add, remove, appendAction));
   }
 
   /**
-   * Like {@link #addHeaderMutation(List, List, boolean)}, with {@code appendAction} on every set
-   * header.
-   */
-  public static HeadersResponse addHeaderMutation(
-      List<Map.Entry<String, String>> add,
-      List<String> remove,
-      boolean clearRouteCache,
-      HeaderAppendAction appendAction) {
-    requireNonNull(appendAction, "appendAction");
-    return headersResponse(headerMutation(add, remove, appendAction), clearRouteCache);
-  }
-
-  /**
-   * Returns a header mutation that sets {@code add} and removes {@code remove}, with {@code
-   * appendAction} on every set header when it is not null.
+   * Returns a header mutation that sets {@code add} and removes {@code remove}; for trailers and
+   * immediate responses, or to combine with other changes.
    */
   public static HeaderMutation headerMutation(
+      List<Map.Entry<String, String>> add, List<String> remove) {
+    return mutation(add, remove, null);
+  }
+
+  /** Like {@link #headerMutation(List, List)}, with {@code appendAction} on every set header. */
+  public static HeaderMutation headerMutation(
+      List<Map.Entry<String, String>> add, List<String> remove, HeaderAppendAction appendAction) {
+    requireNonNull(appendAction, "appendAction");
+    return mutation(add, remove, appendAction);
+  }
+
+  private static HeaderMutation mutation(
       List<Map.Entry<String, String>> add,
       List<String> remove,
       @Nullable HeaderAppendAction appendAction) {
@@ -146,14 +142,34 @@ public final class CalloutTools {
 
   /**
    * Returns a headers reply carrying {@code mutation} (built, for example, from {@link
-   * #overwriteHeader} and {@link #appendHeader}), clearing the route cache when asked.
+   * #overwriteHeader} and {@link #appendHeader}).
    */
-  public static HeadersResponse headersResponse(HeaderMutation mutation, boolean clearRouteCache) {
-    CommonResponse.Builder common = CommonResponse.newBuilder().setHeaderMutation(mutation);
-    if (clearRouteCache) {
-      common.setClearRouteCache(true);
-    }
-    return HeadersResponse.newBuilder().setResponse(common).build();
+  public static HeadersResponse headersResponse(HeaderMutation mutation) {
+    return HeadersResponse.newBuilder()
+        .setResponse(CommonResponse.newBuilder().setHeaderMutation(mutation))
+        .build();
+  }
+
+  /**
+   * Returns a copy of {@code response} that also asks Envoy to recompute the route ({@code
+   * clear_route_cache}), as a change to routing headers needs: {@code
+   * clearRouteCache(addHeaderMutation(add, remove))}. Envoy honours it for request headers only;
+   * the framework removes it, with a warning, from a response-headers reply.
+   */
+  public static HeadersResponse clearRouteCache(HeadersResponse response) {
+    HeadersResponse.Builder copy = response.toBuilder();
+    copy.getResponseBuilder().setClearRouteCache(true);
+    return copy.build();
+  }
+
+  /**
+   * Like {@link #clearRouteCache(HeadersResponse)}, for a body reply: {@code
+   * clearRouteCache(addBodyMutation(body))}. Envoy honours it for the request body only.
+   */
+  public static BodyResponse clearRouteCache(BodyResponse response) {
+    BodyResponse.Builder copy = response.toBuilder();
+    copy.getResponseBuilder().setClearRouteCache(true);
+    return copy.build();
   }
 
   private static String checkKey(@Nullable String key) {
@@ -174,7 +190,7 @@ public final class CalloutTools {
         .setResponse(
             CommonResponse.newBuilder()
                 .setStatus(CommonResponse.ResponseStatus.CONTINUE_AND_REPLACE)
-                .setHeaderMutation(headerMutation(set, List.of(), null))
+                .setHeaderMutation(mutation(set, List.of(), null))
                 .setBodyMutation(BodyMutation.newBuilder().setBody(body)))
         .build();
   }
@@ -184,39 +200,24 @@ public final class CalloutTools {
   /** Returns a body reply that replaces the body (or this chunk) with {@code body} as UTF-8. */
   public static BodyResponse addBodyMutation(String body) {
     requireNonNull(body, "body");
-    return addBodyMutation(ByteString.copyFromUtf8(body), false);
+    return addBodyMutation(ByteString.copyFromUtf8(body));
   }
 
   /** Returns a body reply that replaces the body (or this chunk) with {@code body}. */
   public static BodyResponse addBodyMutation(ByteString body) {
-    return addBodyMutation(body, false);
-  }
-
-  /**
-   * Returns a body reply that replaces the body with {@code body} and, when {@code
-   * clearRouteCache}, asks Envoy to recompute the route (honoured for the request body only).
-   */
-  public static BodyResponse addBodyMutation(ByteString body, boolean clearRouteCache) {
     requireNonNull(body, "body");
-    return bodyResponse(BodyMutation.newBuilder().setBody(body).build(), clearRouteCache);
+    return bodyResponse(BodyMutation.newBuilder().setBody(body).build());
   }
 
   /** Returns a body reply that empties the body (or this chunk). */
   public static BodyResponse clearBodyMutation() {
-    return clearBodyMutation(false);
+    return bodyResponse(BodyMutation.newBuilder().setClearBody(true).build());
   }
 
-  /** Returns a body reply that empties the body, optionally clearing the route cache. */
-  public static BodyResponse clearBodyMutation(boolean clearRouteCache) {
-    return bodyResponse(BodyMutation.newBuilder().setClearBody(true).build(), clearRouteCache);
-  }
-
-  private static BodyResponse bodyResponse(BodyMutation mutation, boolean clearRouteCache) {
-    CommonResponse.Builder common = CommonResponse.newBuilder().setBodyMutation(mutation);
-    if (clearRouteCache) {
-      common.setClearRouteCache(true);
-    }
-    return BodyResponse.newBuilder().setResponse(common).build();
+  private static BodyResponse bodyResponse(BodyMutation mutation) {
+    return BodyResponse.newBuilder()
+        .setResponse(CommonResponse.newBuilder().setBodyMutation(mutation))
+        .build();
   }
 
   // ---- Reading what Envoy sent ----
@@ -302,9 +303,11 @@ public final class CalloutTools {
   // ---- Ending the exchange ----
 
   /**
-   * Returns the exception that ends the stream with {@code PERMISSION_DENIED} and {@value
+   * Returns the exception that ends the stream with gRPC {@code PERMISSION_DENIED} and {@value
    * #DEFAULT_DENY_MESSAGE}; a hook throws it: {@code throw CalloutTools.denyCallout();}. Envoy then
-   * fails the request (500 by default) unless it fails open.
+   * treats the callout as failed: the end user gets a 500 (or the filter's {@code
+   * status_on_error}), or the request continues unprocessed when {@code failure_mode_allow} is
+   * true. To deny with an HTTP status the end user sees, use {@link #denyRequest(int, String)}.
    */
   @CheckReturnValue
   public static StatusRuntimeException denyCallout() {
@@ -316,6 +319,27 @@ public final class CalloutTools {
   public static StatusRuntimeException denyCallout(String message) {
     requireNonNull(message, "message");
     return Status.PERMISSION_DENIED.withDescription(message).asRuntimeException();
+  }
+
+  /**
+   * Returns a local reply that denies the request with HTTP {@code httpStatus} and {@code body}
+   * ({@code content-type: text/plain; charset=utf-8}), to pass to {@link
+   * CalloutContext#respondImmediately}: {@code ctx.respondImmediately(CalloutTools.denyRequest(401,
+   * "No token."))}. Envoy sends it to the client, and the request never reaches the upstream (when
+   * a request-phase hook sends it). Unlike {@link #denyCallout()}, this works the same whatever
+   * Envoy's {@code failure_mode_allow}.
+   *
+   * @throws IllegalArgumentException when {@code httpStatus} is outside 200..599
+   */
+  public static ImmediateResponse denyRequest(int httpStatus, String body) {
+    requireNonNull(body, "body");
+    return immediateResponse(
+        httpStatus, List.of(Map.entry("content-type", "text/plain; charset=utf-8")), body);
+  }
+
+  /** Like {@link #denyRequest(int, String)}: HTTP 403 with body {@code Forbidden}. */
+  public static ImmediateResponse denyRequest() {
+    return denyRequest(403, "Forbidden");
   }
 
   /**
@@ -347,7 +371,7 @@ public final class CalloutTools {
     }
     ImmediateResponse.Builder response = ImmediateResponse.newBuilder().setStatus(status);
     if (!headers.isEmpty()) {
-      response.setHeaders(headerMutation(headers, List.of(), null));
+      response.setHeaders(mutation(headers, List.of(), null));
     }
     if (body != null) {
       response.setBody(ByteString.copyFromUtf8(body));

@@ -16,7 +16,7 @@ import org.jspecify.annotations.Nullable;
  * for each received chunk and turns it into {@code streamed_response} replies of at most the
  * configured chunk size, the last one marked {@code end_of_stream} only once Envoy's body ended.
  */
-final class FullDuplexBody implements BodySink {
+final class FullDuplexBody implements BodyTransformer.Sink {
   private final boolean requestDirection;
   private final int chunkSize;
   private final int bufferLimit;

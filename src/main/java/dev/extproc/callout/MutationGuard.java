@@ -2,6 +2,8 @@ package dev.extproc.callout;
 
 import com.google.common.base.Ascii;
 import com.google.protobuf.CodedOutputStream;
+import dev.extproc.callout.CalloutServerConfig.MutationPolicy;
+import dev.extproc.callout.CalloutServerConfig.MutationProfile;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;

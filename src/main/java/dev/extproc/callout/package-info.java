@@ -20,7 +20,8 @@
  * }</pre>
  *
  * <p>{@link dev.extproc.callout.CalloutContext} carries per-request state across phases; {@link
- * dev.extproc.callout.CalloutServerConfig} holds the listeners and limits; {@code
+ * dev.extproc.callout.CalloutServerConfig} holds the listeners and limits; a {@link
+ * dev.extproc.callout.BodyTransformer} rewrites a streamed body; {@code
  * dev.extproc.callout.testing.CalloutTester} drives a callout in tests the way Envoy does.
  */
 @NullMarked

@@ -92,7 +92,7 @@ class BodyModesTest {
   /** Upper-cases each chunk as it comes, holding nothing back. */
   private static final class UpperCase implements BodyTransformer {
     @Override
-    public void onChunk(ByteString chunk, BodySink out) {
+    public void onChunk(ByteString chunk, BodyTransformer.Sink out) {
       out.write(ByteString.copyFromUtf8(chunk.toStringUtf8().toUpperCase(Locale.ROOT)));
     }
   }
@@ -196,7 +196,7 @@ class BodyModesTest {
                           private ByteString held = ByteString.EMPTY;
 
                           @Override
-                          public void onChunk(ByteString chunk, BodySink out) {
+                          public void onChunk(ByteString chunk, BodyTransformer.Sink out) {
                             if (held.isEmpty()) {
                               ctx.attachDynamicMetadata(metadata);
                             }
@@ -204,7 +204,7 @@ class BodyModesTest {
                           }
 
                           @Override
-                          public void onEnd(BodySink out) {
+                          public void onEnd(BodyTransformer.Sink out) {
                             out.write(held);
                           }
                         }))

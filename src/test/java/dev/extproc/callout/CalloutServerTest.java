@@ -10,9 +10,14 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
 import com.google.protobuf.UnknownFieldSet;
 import com.google.protobuf.Value;
+import dev.extproc.callout.CalloutServerConfig.MutationPolicy;
 import dev.extproc.callout.testing.CalloutTester;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.HeaderSendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
@@ -218,6 +223,42 @@ class CalloutServerTest {
     assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
     assertThat(stream.received()).hasSize(1);
     assertThat(hookCalls.get()).isEqualTo(1);
+  }
+
+  @Test
+  void requestHeaders_respondImmediatelyWithDenyRequest_sendsTheHttpDenial() {
+    CalloutServer callout =
+        new Recording() {
+          @Override
+          protected @Nullable HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext ctx) {
+            if (!CalloutTools.headersContain(h, "authorization")) {
+              ctx.respondImmediately(CalloutTools.denyRequest(401, "No token."));
+            }
+            return null;
+          }
+        };
+    CalloutTester.Stream stream = tester(callout).newStream();
+
+    assertThat(stream.requestHeaders(headers(":path", "/")))
+        .isEqualTo(
+            ProcessingResponse.newBuilder()
+                .setImmediateResponse(
+                    ImmediateResponse.newBuilder()
+                        .setStatus(HttpStatus.newBuilder().setCode(StatusCode.Unauthorized))
+                        .setHeaders(
+                            HeaderMutation.newBuilder()
+                                .addSetHeaders(
+                                    HeaderValueOption.newBuilder()
+                                        .setHeader(
+                                            HeaderValue.newBuilder()
+                                                .setKey("content-type")
+                                                .setRawValue(
+                                                    ByteString.copyFromUtf8(
+                                                        "text/plain; charset=utf-8")))))
+                        .setBody(ByteString.copyFromUtf8("No token.")))
+                .build());
+    assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
+    assertThat(ended).containsExactly(Status.Code.OK);
   }
 
   @Test
@@ -626,6 +667,43 @@ class CalloutServerTest {
     assertThat(e).hasMessageThat().contains("only a hook may call this");
   }
 
+  @Test
+  void overrideMode_calledTwiceInOnePhase_accumulatesForThatPhaseOnly() {
+    CalloutServer callout =
+        new CalloutServer() {
+          @Override
+          protected @Nullable HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext c) {
+            c.overrideMode(mode -> mode.setResponseBodyMode(BodySendMode.NONE));
+            c.overrideMode(mode -> mode.setResponseTrailerMode(HeaderSendMode.SEND));
+            return null;
+          }
+        };
+    CalloutTester.Stream stream =
+        tester(callout)
+            .newStream(
+                ProtocolConfiguration.newBuilder()
+                    .setRequestBodyMode(BodySendMode.STREAMED)
+                    .setResponseBodyMode(BodySendMode.BUFFERED)
+                    .build());
+
+    assertThat(stream.requestHeaders(headers(":path", "/")))
+        .isEqualTo(
+            ProcessingResponse.newBuilder()
+                .setRequestHeaders(HeadersResponse.getDefaultInstance())
+                .setModeOverride(
+                    ProcessingMode.newBuilder()
+                        .setRequestBodyMode(BodySendMode.STREAMED)
+                        .setResponseBodyMode(BodySendMode.NONE)
+                        .setResponseTrailerMode(HeaderSendMode.SEND))
+                .build());
+    assertThat(stream.responseHeaders(headers(":status", "200")))
+        .isEqualTo(
+            ProcessingResponse.newBuilder()
+                .setResponseHeaders(HeadersResponse.getDefaultInstance())
+                .build());
+    assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
+  }
+
   /** Sets {@code x-envoy-foo} and {@code ok} on request headers. */
   private static class EnvoyHeaderCallout extends CalloutServer {
     EnvoyHeaderCallout(CalloutServerConfig config) {
@@ -634,8 +712,9 @@ class CalloutServerTest {
 
     @Override
     protected HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext ctx) {
-      return CalloutTools.addHeaderMutation(
-          List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2")), List.of(), true);
+      return CalloutTools.clearRouteCache(
+          CalloutTools.addHeaderMutation(
+              List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2"))));
     }
   }
 
@@ -663,7 +742,8 @@ class CalloutServerTest {
         .isEqualTo(
             ProcessingResponse.newBuilder()
                 .setRequestHeaders(
-                    CalloutTools.addHeaderMutation(List.of(Map.entry("ok", "2")), List.of(), true))
+                    CalloutTools.clearRouteCache(
+                        CalloutTools.addHeaderMutation(List.of(Map.entry("ok", "2")))))
                 .build());
 
     CalloutTester.Stream allowed =
@@ -673,8 +753,9 @@ class CalloutServerTest {
             .newStream();
     assertThat(allowed.requestHeaders(headers(":path", "/")).getRequestHeaders())
         .isEqualTo(
-            CalloutTools.addHeaderMutation(
-                List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2")), List.of(), true));
+            CalloutTools.clearRouteCache(
+                CalloutTools.addHeaderMutation(
+                    List.of(Map.entry("x-envoy-foo", "1"), Map.entry("ok", "2")))));
   }
 
   @Test

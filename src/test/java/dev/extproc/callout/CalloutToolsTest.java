@@ -35,10 +35,10 @@ class CalloutToolsTest {
   @Test
   void addHeaderMutation_setRemoveAndClearRouteCache_writesRawValueOnly() throws Exception {
     HeadersResponse response =
-        CalloutTools.addHeaderMutation(
-            List.of(Map.entry("header-request", "request"), Map.entry("x-two", "é")),
-            List.of("foo"),
-            true);
+        CalloutTools.clearRouteCache(
+            CalloutTools.addHeaderMutation(
+                List.of(Map.entry("header-request", "request"), Map.entry("x-two", "é")),
+                List.of("foo")));
 
     assertThat(response)
         .isEqualTo(
@@ -73,7 +73,6 @@ class CalloutToolsTest {
             CalloutTools.addHeaderMutation(
                 List.of(Map.entry("a", "1"), Map.entry("b", "2")),
                 List.of(),
-                false,
                 HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD))
         .isEqualTo(
             parse(
@@ -88,12 +87,12 @@ class CalloutToolsTest {
   @Test
   void overwriteAndAppendHeader_portableEncodingForEnvoyAndGrpcClients() throws Exception {
     assertThat(
-            CalloutTools.headersResponse(
-                HeaderMutation.newBuilder()
-                    .addSetHeaders(CalloutTools.overwriteHeader("x-a", "1"))
-                    .addSetHeaders(CalloutTools.appendHeader("x-a", "2"))
-                    .build(),
-                true))
+            CalloutTools.clearRouteCache(
+                CalloutTools.headersResponse(
+                    HeaderMutation.newBuilder()
+                        .addSetHeaders(CalloutTools.overwriteHeader("x-a", "1"))
+                        .addSetHeaders(CalloutTools.appendHeader("x-a", "2"))
+                        .build())))
         .isEqualTo(
             parse(
                 "response { header_mutation {"
@@ -102,6 +101,44 @@ class CalloutToolsTest {
                     + " set_headers { header { key: 'x-a' raw_value: '2' } append { value: true }"
                     + " append_action: APPEND_IF_EXISTS_OR_ADD } } clear_route_cache: true }",
                 HeadersResponse.newBuilder()));
+  }
+
+  @Test
+  void headerMutation_withOrWithoutAppendAction_setsAndRemoves() throws Exception {
+    assertThat(CalloutTools.headerMutation(List.of(Map.entry("a", "1")), List.of("b")))
+        .isEqualTo(
+            parse(
+                "set_headers { header { key: 'a' raw_value: '1' } } remove_headers: 'b'",
+                HeaderMutation.newBuilder()));
+    assertThat(
+            CalloutTools.headerMutation(
+                List.of(Map.entry("a", "1")), List.of(), HeaderAppendAction.ADD_IF_ABSENT))
+        .isEqualTo(
+            parse(
+                "set_headers { header { key: 'a' raw_value: '1' } append_action: ADD_IF_ABSENT }",
+                HeaderMutation.newBuilder()));
+  }
+
+  @Test
+  void clearRouteCache_headersOrBodyReply_returnsCopyWithTheFlag() throws Exception {
+    HeadersResponse headers = CalloutTools.addHeaderMutation(List.of(Map.entry("a", "1")));
+    BodyResponse body = CalloutTools.addBodyMutation("x");
+
+    assertThat(CalloutTools.clearRouteCache(headers))
+        .isEqualTo(
+            parse(
+                "response { header_mutation { set_headers { header { key: 'a' raw_value: '1' } }"
+                    + " } clear_route_cache: true }",
+                HeadersResponse.newBuilder()));
+    assertThat(CalloutTools.clearRouteCache(body))
+        .isEqualTo(
+            parse(
+                "response { body_mutation { body: 'x' } clear_route_cache: true }",
+                BodyResponse.newBuilder()));
+    assertThat(CalloutTools.clearRouteCache(HeadersResponse.getDefaultInstance()))
+        .isEqualTo(parse("response { clear_route_cache: true }", HeadersResponse.newBuilder()));
+    assertThat(headers.getResponse().getClearRouteCache()).isFalse();
+    assertThat(body.getResponse().getClearRouteCache()).isFalse();
   }
 
   @Test
@@ -136,7 +173,9 @@ class CalloutToolsTest {
     assertThat(CalloutTools.addBodyMutation(ByteString.copyFrom(new byte[] {(byte) 0xff, 0})))
         .isEqualTo(
             parse("response { body_mutation { body: '\\377\\000' } }", BodyResponse.newBuilder()));
-    assertThat(CalloutTools.addBodyMutation(ByteString.copyFromUtf8("x"), true))
+    assertThat(
+            CalloutTools.clearRouteCache(
+                CalloutTools.addBodyMutation(ByteString.copyFromUtf8("x"))))
         .isEqualTo(
             parse(
                 "response { body_mutation { body: 'x' } clear_route_cache: true }",
@@ -148,7 +187,7 @@ class CalloutToolsTest {
     assertThat(CalloutTools.clearBodyMutation())
         .isEqualTo(
             parse("response { body_mutation { clear_body: true } }", BodyResponse.newBuilder()));
-    assertThat(CalloutTools.clearBodyMutation(true))
+    assertThat(CalloutTools.clearRouteCache(CalloutTools.clearBodyMutation()))
         .isEqualTo(
             parse(
                 "response { body_mutation { clear_body: true } clear_route_cache: true }",
@@ -243,6 +282,34 @@ class CalloutToolsTest {
     assertThat(deny.getStatus().getDescription()).isEqualTo("Callout DENIED.");
 
     assertThat(CalloutTools.denyCallout("nope").getStatus().getDescription()).isEqualTo("nope");
+  }
+
+  @Test
+  void denyRequest_statusAndBody_plainTextImmediateResponse() throws Exception {
+    assertThat(CalloutTools.denyRequest(401, "No token."))
+        .isEqualTo(
+            parse(
+                "status { code: Unauthorized } headers { set_headers { header {"
+                    + " key: 'content-type' raw_value: 'text/plain; charset=utf-8' } } }"
+                    + " body: 'No token.'",
+                ImmediateResponse.newBuilder()));
+    assertThat(CalloutTools.denyRequest())
+        .isEqualTo(
+            parse(
+                "status { code: Forbidden } headers { set_headers { header {"
+                    + " key: 'content-type' raw_value: 'text/plain; charset=utf-8' } } }"
+                    + " body: 'Forbidden'",
+                ImmediateResponse.newBuilder()));
+  }
+
+  @Test
+  void denyRequest_statusOutOfRange_throwsShowingIt() {
+    IllegalArgumentException low =
+        assertThrows(IllegalArgumentException.class, () -> CalloutTools.denyRequest(100, "x"));
+    assertThat(low).hasMessageThat().isEqualTo("httpStatus: 100 (expected: 200..599)");
+    IllegalArgumentException high =
+        assertThrows(IllegalArgumentException.class, () -> CalloutTools.denyRequest(600, "x"));
+    assertThat(high).hasMessageThat().isEqualTo("httpStatus: 600 (expected: 200..599)");
   }
 
   @Test

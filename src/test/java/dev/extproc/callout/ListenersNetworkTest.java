@@ -93,8 +93,8 @@ class ListenersNetworkTest {
           Thread.currentThread().interrupt();
         }
       }
-      return CalloutTools.addHeaderMutation(
-          List.of(Map.entry("header-request", "request")), List.of(), true);
+      return CalloutTools.clearRouteCache(
+          CalloutTools.addHeaderMutation(List.of(Map.entry("header-request", "request"))));
     }
 
     @Override
@@ -138,8 +138,8 @@ class ListenersNetworkTest {
   private static ProcessingResponse expectedHeaderReply() {
     return ProcessingResponse.newBuilder()
         .setRequestHeaders(
-            CalloutTools.addHeaderMutation(
-                List.of(Map.entry("header-request", "request")), List.of(), true))
+            CalloutTools.clearRouteCache(
+                CalloutTools.addHeaderMutation(List.of(Map.entry("header-request", "request")))))
         .build();
   }
 

@@ -12,6 +12,8 @@ import com.google.protobuf.BoolValue;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import dev.extproc.callout.CalloutServerConfig.MutationPolicy;
+import dev.extproc.callout.CalloutServerConfig.MutationProfile;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption.HeaderAppendAction;
@@ -162,7 +164,8 @@ class MutationGuardTest {
       replies.add(
           ProcessingResponse.newBuilder()
               .setRequestBody(
-                  CalloutTools.addBodyMutation(ByteString.copyFromUtf8("new body"), true))
+                  CalloutTools.clearRouteCache(
+                      CalloutTools.addBodyMutation(ByteString.copyFromUtf8("new body"))))
               .build());
       replies.add(
           ProcessingResponse.newBuilder()

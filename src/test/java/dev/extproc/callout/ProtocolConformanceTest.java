@@ -681,7 +681,6 @@ class ProtocolConformanceTest {
             return CalloutTools.addHeaderMutation(
                 List.of(Map.entry("x-a", "1")),
                 List.of(),
-                false,
                 HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD);
           }
 
@@ -690,7 +689,6 @@ class ProtocolConformanceTest {
             return CalloutTools.addHeaderMutation(
                 List.of(Map.entry("x-a", "2")),
                 List.of(),
-                false,
                 HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD);
           }
         };
@@ -1768,27 +1766,27 @@ class ProtocolConformanceTest {
   }
 
   @Test
-  void case32_modeOverride_bothBodyModesFilled_refusedOutsideHeaders() throws Exception {
+  void case32_overrideMode_bothBodyModesFilled_refusedOutsideHeaders() throws Exception {
     CalloutServer callout =
         new CalloutServer() {
           @Override
           protected @Nullable HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext c) {
             if (CalloutTools.headersContain(h, "x-skip-response-body")) {
-              c.modeOverride().setResponseBodyMode(BodySendMode.NONE);
+              c.overrideMode(mode -> mode.setResponseBodyMode(BodySendMode.NONE));
             }
             return null;
           }
 
           @Override
           protected @Nullable HeadersResponse onResponseHeaders(HttpHeaders h, CalloutContext c) {
-            c.modeOverride().setResponseTrailerMode(HeaderSendMode.SEND);
+            c.overrideMode(mode -> mode.setResponseTrailerMode(HeaderSendMode.SEND));
             return null;
           }
 
           @Override
           protected @Nullable BodyResponse onRequestBody(HttpBody b, CalloutContext ctx) {
             if (b.getBody().toStringUtf8().equals("override")) {
-              ctx.modeOverride().setResponseBodyMode(BodySendMode.NONE);
+              ctx.overrideMode(mode -> mode.setResponseBodyMode(BodySendMode.NONE));
             }
             return null;
           }

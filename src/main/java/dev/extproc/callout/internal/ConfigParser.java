@@ -2,8 +2,8 @@ package dev.extproc.callout.internal;
 
 import dev.extproc.callout.CalloutServerConfig;
 import dev.extproc.callout.CalloutServerConfig.HookExecutor;
-import dev.extproc.callout.MutationPolicy;
-import dev.extproc.callout.MutationProfile;
+import dev.extproc.callout.CalloutServerConfig.MutationPolicy;
+import dev.extproc.callout.CalloutServerConfig.MutationProfile;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;

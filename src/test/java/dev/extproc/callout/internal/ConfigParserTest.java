@@ -92,9 +92,11 @@ class ConfigParserTest {
     assertThat(config.keepAliveTime()).isEqualTo(Duration.ofSeconds(45));
     assertThat(config.keepAliveTimeout()).isEqualTo(Duration.ofSeconds(3));
     assertThat(config.hookExecutor()).isEqualTo(HookExecutor.INLINE);
-    assertThat(config.mutationPolicy()).isEqualTo(dev.extproc.callout.MutationPolicy.DROP);
+    assertThat(config.mutationPolicy())
+        .isEqualTo(dev.extproc.callout.CalloutServerConfig.MutationPolicy.DROP);
     assertThat(config.mutationProfile())
-        .isEqualTo(dev.extproc.callout.MutationProfile.SERVICE_EXTENSIONS_TRAFFIC);
+        .isEqualTo(
+            dev.extproc.callout.CalloutServerConfig.MutationProfile.SERVICE_EXTENSIONS_TRAFFIC);
     assertThat(config.allowedMutationHeaders()).containsExactly(":authority", "x-envoy*");
     assertThat(config.hookThreads()).isEqualTo(8);
     assertThat(config.shutdownDrainDelay()).isEqualTo(Duration.ofMillis(250));

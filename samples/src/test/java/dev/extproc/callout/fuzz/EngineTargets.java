@@ -4,8 +4,8 @@ import static java.util.concurrent.TimeUnit.MILLISECONDS;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import dev.extproc.callout.CalloutServerConfig;
-import dev.extproc.callout.MutationPolicy;
-import dev.extproc.callout.MutationProfile;
+import dev.extproc.callout.CalloutServerConfig.MutationPolicy;
+import dev.extproc.callout.CalloutServerConfig.MutationProfile;
 import dev.extproc.callout.fuzz.ScriptedCallout.Action;
 import io.grpc.Status;
 import java.util.ArrayList;

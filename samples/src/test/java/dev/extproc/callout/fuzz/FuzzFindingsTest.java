@@ -26,13 +26,13 @@ import org.junit.jupiter.api.Test;
 class FuzzFindingsTest {
 
   @Test
-  void modeOverride_bodyModeNewerThanTheProtos_keepsItsNumber() {
+  void overrideMode_bodyModeNewerThanTheProtos_keepsItsNumber() {
     CalloutServer callout =
         new CalloutServer() {
           @Override
           protected @Nullable HeadersResponse onRequestHeaders(
               HttpHeaders headers, CalloutContext ctx) {
-            ctx.modeOverride().setResponseTrailerMode(HeaderSendMode.SEND);
+            ctx.overrideMode(mode -> mode.setResponseTrailerMode(HeaderSendMode.SEND));
             return null;
           }
         };

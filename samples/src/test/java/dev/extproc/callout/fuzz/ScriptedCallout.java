@@ -181,9 +181,11 @@ class ScriptedCallout extends CalloutServer {
   private @Nullable HeadersResponse headers(CalloutContext ctx, Action action, boolean request) {
     common(ctx, action, request, true, false);
     return switch (action) {
-      case MUTATE ->
-          CalloutTools.addHeaderMutation(
-              List.of(Map.entry("x-scripted", "1")), List.of("foo"), request);
+      case MUTATE -> {
+        HeadersResponse mutate =
+            CalloutTools.addHeaderMutation(List.of(Map.entry("x-scripted", "1")), List.of("foo"));
+        yield request ? CalloutTools.clearRouteCache(mutate) : mutate;
+      }
       case CLEAR -> CalloutTools.addHeaderMutation(List.of(), List.of("foo"));
       case REPLACE -> {
         if (fullDuplex(ctx, request)) {
@@ -206,7 +208,10 @@ class ScriptedCallout extends CalloutServer {
       case MUTATE ->
           CalloutTools.addBodyMutation(
               ByteString.copyFromUtf8(body.getBody().size() + ":").concat(body.getBody()));
-      case CLEAR -> CalloutTools.clearBodyMutation(request);
+      case CLEAR -> {
+        BodyResponse clear = CalloutTools.clearBodyMutation();
+        yield request ? CalloutTools.clearRouteCache(clear) : clear;
+      }
       case STREAMED -> {
         ProcessingResponse streamed = Replies.streamed(request, REPLACED, body.getEndOfStream());
         yield request ? streamed.getRequestBody() : streamed.getResponseBody();
@@ -226,7 +231,7 @@ class ScriptedCallout extends CalloutServer {
           TrailersResponse.newBuilder()
               .setHeaderMutation(
                   CalloutTools.headerMutation(
-                      List.of(Map.entry("x-scripted-trailer", "1")), List.of("foo"), null))
+                      List.of(Map.entry("x-scripted-trailer", "1")), List.of("foo")))
               .build();
       case BAD_HEADER -> {
         risky(ctx);
@@ -254,7 +259,7 @@ class ScriptedCallout extends CalloutServer {
         if (!headers) {
           risky(ctx);
         }
-        ctx.modeOverride().setResponseTrailerMode(HeaderSendMode.SEND);
+        ctx.overrideMode(mode -> mode.setResponseTrailerMode(HeaderSendMode.SEND));
       }
       case EXTEND_TIMEOUT -> ctx.extendMessageTimeout(Duration.ofMillis(500));
       case EXTEND_TIMEOUT_TWICE -> {

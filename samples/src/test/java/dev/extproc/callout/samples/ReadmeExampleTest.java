@@ -17,6 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.tools.JavaCompiler;
@@ -25,8 +27,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Compiles the README's "Writing your own callout" and "Your own flags" examples and runs them, so
- * the README stays true.
+ * Compiles the README's "Writing your own callout" and "Your own flags" examples and runs them, and
+ * checks its API table, so the README stays true.
  */
 class ReadmeExampleTest {
 
@@ -60,8 +62,8 @@ class ReadmeExampleTest {
             .isEqualTo(
                 ProcessingResponse.newBuilder()
                     .setRequestHeaders(
-                        CalloutTools.addHeaderMutation(
-                            List.of(Map.entry("x-hello", "world")), List.of(), true))
+                        CalloutTools.clearRouteCache(
+                            CalloutTools.addHeaderMutation(List.of(Map.entry("x-hello", "world")))))
                     .build());
       }
     }
@@ -85,8 +87,7 @@ class ReadmeExampleTest {
             .isEqualTo(
                 ProcessingResponse.newBuilder()
                     .setRequestHeaders(
-                        CalloutTools.addHeaderMutation(
-                            List.of(Map.entry("x-greeting", "hi")), List.of(), true))
+                        CalloutTools.addHeaderMutation(List.of(Map.entry("x-greeting", "hi"))))
                     .build());
       }
       Method printable = greeter.getDeclaredMethod("printable", String.class);
@@ -106,5 +107,34 @@ class ReadmeExampleTest {
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
     return javac.run(null, null, null, "-cp", classPath, "-d", dir.toString(), source.toString());
+  }
+
+  @Test
+  void apiTable_listsExactlyThePublicTopLevelTypes() throws Exception {
+    Set<String> publicTypes = new TreeSet<>();
+    try (var files = Files.list(Path.of("src/main/java/dev/extproc/callout"))) {
+      for (Path file : (Iterable<Path>) files::iterator) {
+        if (!file.toString().endsWith(".java")) {
+          continue;
+        }
+        Matcher declaration =
+            Pattern.compile(
+                    "^public (?:final |abstract )*(?:class|interface|enum|record) (\\w+)",
+                    Pattern.MULTILINE)
+                .matcher(Files.readString(file, StandardCharsets.UTF_8));
+        if (declaration.find()) {
+          publicTypes.add(declaration.group(1));
+        }
+      }
+    }
+    String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
+    String section = readme.substring(readme.indexOf("### API"), readme.indexOf("### Hooks"));
+    Set<String> listed = new TreeSet<>();
+    Matcher row = Pattern.compile("^\\| `(\\w+)` \\|", Pattern.MULTILINE).matcher(section);
+    while (row.find()) {
+      listed.add(row.group(1));
+    }
+
+    assertThat(listed).containsExactlyElementsIn(publicTypes);
   }
 }

@@ -129,8 +129,9 @@ final class ServerProcess implements AutoCloseable {
           .isEqualTo(
               ProcessingResponse.newBuilder()
                   .setRequestHeaders(
-                      CalloutTools.addHeaderMutation(
-                          List.of(Map.entry("header-request", "request")), List.of(), true))
+                      CalloutTools.clearRouteCache(
+                          CalloutTools.addHeaderMutation(
+                              List.of(Map.entry("header-request", "request")))))
                   .build());
       assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
     } finally {

@@ -27,6 +27,7 @@ class WorkflowFilesTest {
   /** README's test commands: install every module, then build the starter against them. */
   private static final List<String> TEST_COMMANDS =
       List.of("mvn -B install", "mvn -B -f samples/starter/pom.xml verify");
+
   private static final String ON_TAG = "startsWith(github.ref, 'refs/tags/v')";
 
   private static Map<?, ?> load(String file) throws IOException {
@@ -126,7 +127,8 @@ class WorkflowFilesTest {
   @Test
   void ciRun_runsTheReadmeTestCommands() throws IOException {
     List<String> lines =
-        Files.readString(Path.of(".ci", "run"), StandardCharsets.UTF_8).lines()
+        Files.readString(Path.of(".ci", "run"), StandardCharsets.UTF_8)
+            .lines()
             .map(String::strip)
             .toList();
     assertThat(lines).containsAtLeastElementsIn(TEST_COMMANDS).inOrder();

@@ -51,6 +51,7 @@ public final class GreetingCallout extends CalloutServer {
         .flag("--greeting", "MY_CALLOUT_GREETING", "TEXT", "the x-greeting header's value", "hello")
         .launch(
             args,
-            (config, flags) -> new GreetingCallout(config, flags.value("--greeting").orElseThrow()));
+            (config, flags) ->
+                new GreetingCallout(config, flags.value("--greeting").orElseThrow()));
   }
 }

@@ -59,13 +59,13 @@ public class CalloutToolsBenchmark {
   /** {@code addHeaderMutation} setting one header, clearing the route cache (the sample's call). */
   @Benchmark
   public HeadersResponse addHeaderMutation1() {
-    return CalloutTools.addHeaderMutation(oneHeader, noRemovals, true);
+    return CalloutTools.clearRouteCache(CalloutTools.addHeaderMutation(oneHeader, noRemovals));
   }
 
   /** {@code addHeaderMutation} setting ten headers. */
   @Benchmark
   public HeadersResponse addHeaderMutation10() {
-    return CalloutTools.addHeaderMutation(tenHeaders, noRemovals, true);
+    return CalloutTools.clearRouteCache(CalloutTools.addHeaderMutation(tenHeaders, noRemovals));
   }
 
   /** {@code headerValue} of the last of 20 headers (raw_value decoded). */

@@ -36,8 +36,9 @@ public final class AddCustomResponse extends CalloutServer {
     if (CalloutTools.headersContain(headers, "mock")) {
       return MOCK_HEADERS;
     }
-    return CalloutTools.addHeaderMutation(
-        List.of(Map.entry("header-request", "request")), List.of("foo"), true);
+    return CalloutTools.clearRouteCache(
+        CalloutTools.addHeaderMutation(
+            List.of(Map.entry("header-request", "request")), List.of("foo")));
   }
 
   @Override

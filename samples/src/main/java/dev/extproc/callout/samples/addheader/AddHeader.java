@@ -22,8 +22,8 @@ public final class AddHeader extends CalloutServer {
 
   @Override
   protected HeadersResponse onRequestHeaders(HttpHeaders headers, CalloutContext ctx) {
-    return CalloutTools.addHeaderMutation(
-        List.of(Map.entry("header-request", "request")), List.of(), true);
+    return CalloutTools.clearRouteCache(
+        CalloutTools.addHeaderMutation(List.of(Map.entry("header-request", "request"))));
   }
 
   @Override

@@ -28,13 +28,13 @@ public final class Basic extends CalloutServer {
 
   @Override
   protected HeadersResponse onRequestHeaders(HttpHeaders headers, CalloutContext ctx) {
-    return CalloutTools.addHeaderMutation(
-        List.of(
-            Map.entry(":authority", "service-extensions.com"),
-            Map.entry(":path", "/"),
-            Map.entry("header-request", "request")),
-        List.of("foo"),
-        true);
+    return CalloutTools.clearRouteCache(
+        CalloutTools.addHeaderMutation(
+            List.of(
+                Map.entry(":authority", "service-extensions.com"),
+                Map.entry(":path", "/"),
+                Map.entry("header-request", "request")),
+            List.of("foo")));
   }
 
   @Override

@@ -142,7 +142,7 @@ public final class JwtAuth extends CalloutServer {
             decoded.add(Map.entry(PREFIX + name, text));
           }
         });
-    return CalloutTools.addHeaderMutation(decoded, List.of(), true);
+    return CalloutTools.clearRouteCache(CalloutTools.addHeaderMutation(decoded));
   }
 
   /**

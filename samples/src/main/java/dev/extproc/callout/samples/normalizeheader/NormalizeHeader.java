@@ -28,8 +28,9 @@ public final class NormalizeHeader extends CalloutServer {
     if (authority.isEmpty()) {
       return null;
     }
-    return CalloutTools.addHeaderMutation(
-        List.of(Map.entry("client-device-type", deviceType(authority))), List.of(), true);
+    return CalloutTools.clearRouteCache(
+        CalloutTools.addHeaderMutation(
+            List.of(Map.entry("client-device-type", deviceType(authority)))));
   }
 
   /** Returns the device type for a host. */

@@ -1,7 +1,6 @@
 package dev.extproc.callout.samples.redactbody;
 
 import com.google.protobuf.ByteString;
-import dev.extproc.callout.BodySink;
 import dev.extproc.callout.BodyTransformer;
 import java.io.ByteArrayOutputStream;
 
@@ -28,7 +27,7 @@ final class EmailMasker implements BodyTransformer {
   private ByteString held = ByteString.EMPTY;
 
   @Override
-  public void onChunk(ByteString chunk, BodySink out) {
+  public void onChunk(ByteString chunk, BodyTransformer.Sink out) {
     ByteString text = held.concat(chunk);
     int end = text.size();
     int wordStart = end;
@@ -43,7 +42,7 @@ final class EmailMasker implements BodyTransformer {
   }
 
   @Override
-  public void onEnd(BodySink out) {
+  public void onEnd(BodyTransformer.Sink out) {
     out.write(mask(held));
     held = ByteString.EMPTY;
   }

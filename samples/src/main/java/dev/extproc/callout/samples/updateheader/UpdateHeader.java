@@ -23,11 +23,11 @@ public final class UpdateHeader extends CalloutServer {
 
   @Override
   protected HeadersResponse onRequestHeaders(HttpHeaders headers, CalloutContext ctx) {
-    return CalloutTools.addHeaderMutation(
-        List.of(Map.entry("header-request", "request-new-value")),
-        List.of(),
-        true,
-        HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD);
+    return CalloutTools.clearRouteCache(
+        CalloutTools.addHeaderMutation(
+            List.of(Map.entry("header-request", "request-new-value")),
+            List.of(),
+            HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD));
   }
 
   @Override
@@ -35,7 +35,6 @@ public final class UpdateHeader extends CalloutServer {
     return CalloutTools.addHeaderMutation(
         List.of(Map.entry("header-response", "response-new-value")),
         List.of(),
-        false,
         HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD);
   }
 }
