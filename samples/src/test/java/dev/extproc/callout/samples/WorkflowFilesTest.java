@@ -125,6 +125,35 @@ class WorkflowFilesTest {
   }
 
   @Test
+  void release_onVersionTagsOnly_testsThenDeploysWithTheReleaseProfile() throws IOException {
+    Map<?, ?> release = load("release.yml");
+    Map<?, ?> on = map(triggers(release), "on");
+    assertThat(on.keySet()).containsExactly("push");
+    Map<?, ?> push = map(on.get("push"), "on.push");
+    assertThat(push.keySet()).containsExactly("tags");
+    assertThat(list(push.get("tags"), "on.push.tags")).containsExactly("v*");
+
+    List<String> runs = new ArrayList<>();
+    for (Map<?, ?> step : steps(release)) {
+      if (step.containsKey("run")) {
+        runs.add(String.valueOf(step.get("run")).strip());
+      }
+    }
+    int test = -1;
+    int publish = -1;
+    for (int i = 0; i < runs.size(); i++) {
+      if (runs.get(i).lines().map(String::strip).toList().equals(TEST_COMMANDS)) {
+        test = i;
+      }
+      if (runs.get(i).equals("mvn -B -Prelease deploy -DskipTests")) {
+        publish = i;
+      }
+    }
+    assertWithMessage("the README's test commands run before the deploy").that(test).isAtLeast(0);
+    assertThat(publish).isGreaterThan(test);
+  }
+
+  @Test
   void ciRun_runsTheReadmeTestCommands() throws IOException {
     List<String> lines =
         Files.readString(Path.of(".ci", "run"), StandardCharsets.UTF_8)
