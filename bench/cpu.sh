@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Server CPU time per stream: the framework (a bundled sample from the runnable jar) against the
-# floor (FloorServer, a bare grpc-java ext_proc server), every scenario against both in one run.
+# Server CPU time per stream: the framework (a bundled sample from target/callout-server.jar)
+# against the floor (FloorServer, a bare grpc-java ext_proc server), every scenario against both in
+# one run; FloorServer and the load generator run from target/callout-bench.jar.
 # Each server is pinned to one core (SERVER_CPU), the load generator to another (LOADGEN_CPU), so
 # the server's CPU per stream is measured under the same closed-loop load; prints a table with the
 # ratio to the floor. Each server first gets a warm-up pass through every scenario (PREWARM each,
@@ -39,8 +40,11 @@ loadgen_cpu=${LOADGEN_CPU:-1}
 out=${OUT:-$(mktemp -d -t callout-cpu.XXXXXX)}
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
 jar=target/callout-server.jar
+bench_jar=target/callout-bench.jar
 
-[ -f "$jar" ] || { echo "cpu.sh: $jar is missing: mvn -B -q package -DskipTests" >&2; exit 1; }
+for f in "$jar" "$bench_jar"; do
+  [ -f "$f" ] || { echo "cpu.sh: $f is missing: mvn -B -q package -DskipTests" >&2; exit 1; }
+done
 mkdir -p "$out"
 
 # shellcheck source=bench/lib.sh

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Latency at half saturation: for each server (the floor, and the framework with each hook
-# executor), pinned to one core (SERVER_CPU) with the load generator on another (LOADGEN_CPU):
+# executor), pinned to one core (SERVER_CPU) with the load generator on another (LOADGEN_CPU);
+# the framework's sample runs from target/callout-server.jar, FloorServer and the load generator
+# from target/callout-bench.jar:
 #   1. a warm-up of SERVER_WARMUP per scenario (closed loop, not measured: the server's JIT);
 #   2. saturation: closed loops at each of CONCURRENCIES; the best streams/s is the saturation
 #      rate (check the load generator's own CPU per stream against the server's: when it is
@@ -38,8 +40,11 @@ loadgen_cpu=${LOADGEN_CPU:-1}
 out=${OUT:-$(mktemp -d -t callout-latency.XXXXXX)}
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
 jar=target/callout-server.jar
+bench_jar=target/callout-bench.jar
 
-[ -f "$jar" ] || { echo "latency.sh: $jar is missing: mvn -B -q package -DskipTests" >&2; exit 1; }
+for f in "$jar" "$bench_jar"; do
+  [ -f "$f" ] || { echo "latency.sh: $f is missing: mvn -B -q package -DskipTests" >&2; exit 1; }
+done
 mkdir -p "$out"
 
 # shellcheck source=bench/lib.sh

@@ -1,7 +1,9 @@
 # Shared by bench/cpu.sh and bench/latency.sh (sourced, not run): pinning, starting and stopping
 # one server at a time, and reading LoadGen's JSON lines. The caller sets port, health_port,
-# server_cpu, loadgen_cpu, java and jar; server_pid holds the running server's process id.
-# shellcheck shell=bash disable=SC2154  # port, health_port, java, jar: set by the caller
+# server_cpu, loadgen_cpu, java, jar (the samples server, target/callout-server.jar) and bench_jar
+# (FloorServer and LoadGen, target/callout-bench.jar); server_pid holds the running server's
+# process id.
+# shellcheck shell=bash disable=SC2154  # port, health_port, java, jar, bench_jar: set by the caller
 
 script_name=$(basename "$0")
 
@@ -50,7 +52,7 @@ await_server() {
 start_floor() {
   local log=$1
   # shellcheck disable=SC2086  # SERVER_JAVA_OPTS holds several words
-  "${pin_server[@]}" "$java" ${SERVER_JAVA_OPTS:-} -cp "$jar" dev.extproc.callout.bench.FloorServer \
+  "${pin_server[@]}" "$java" ${SERVER_JAVA_OPTS:-} -cp "$bench_jar" dev.extproc.callout.bench.FloorServer \
     --address "127.0.0.1:$port" >"$log" 2>&1 &
   server_pid=$!
   await_server "$log"
@@ -71,7 +73,7 @@ start_framework() {
 # Runs the load generator, pinned, against the server now running; flags follow.
 loadgen() {
   # shellcheck disable=SC2086  # LOADGEN_JAVA_OPTS holds several words
-  "${pin_loadgen[@]}" "$java" ${LOADGEN_JAVA_OPTS:-} -cp "$jar" dev.extproc.callout.bench.LoadGen \
+  "${pin_loadgen[@]}" "$java" ${LOADGEN_JAVA_OPTS:-} -cp "$bench_jar" dev.extproc.callout.bench.LoadGen \
     --target "127.0.0.1:$port" "$@"
 }
 

@@ -7,8 +7,9 @@
 # Usage: bench/soak.sh [server flags...]          e.g. bench/soak.sh --sample add-header
 # Environment (default): DURATION (10m), WARMUP (60s), RATE (500 streams/s), SCENARIO
 #   (req-resp-headers), INTERVAL (10), PORT (19180), HEALTH_PORT (19100), OUT (a new temporary
-#   directory), JAR (target/callout-server.jar; a copy keeps a rebuild from pulling it away from
-#   under the running server); JAVA_HOME picks the JDK. Build first: mvn -B -q package -DskipTests
+#   directory), JAR (the server, target/callout-server.jar), BENCH_JAR (the load generator,
+#   target/callout-bench.jar; copies of both jars with target/lib keep a rebuild from pulling them
+#   away from under the run); JAVA_HOME picks the JDK. Build first: mvn -B -q package -DskipTests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +23,11 @@ health_port=${HEALTH_PORT:-19100}
 out=${OUT:-$(mktemp -d -t callout-soak.XXXXXX)}
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
 jar=${JAR:-target/callout-server.jar}
+bench_jar=${BENCH_JAR:-target/callout-bench.jar}
 
-[ -f "$jar" ] || { echo "soak.sh: $jar is missing: mvn -B -q package -DskipTests" >&2; exit 1; }
+for f in "$jar" "$bench_jar"; do
+  [ -f "$f" ] || { echo "soak.sh: $f is missing: mvn -B -q package -DskipTests" >&2; exit 1; }
+done
 mkdir -p "$out"
 
 # The Dockerfile's ENTRYPOINT flags.
@@ -47,7 +51,7 @@ sample() {
   printf '%s\t%d\t%d\t%d\n' "$(date +%H:%M:%S)" $((rss / 1024)) "$threads" "$fds"
 }
 
-"$java" -cp "$jar" dev.extproc.callout.bench.LoadGen \
+"$java" -cp "$bench_jar" dev.extproc.callout.bench.LoadGen \
   --target "127.0.0.1:$port" --scenario "$scenario" --rate "$rate" \
   --warmup "$warmup" --duration "$duration" --server-pid "$server_pid" \
   >"$out/loadgen.json" 2>"$out/loadgen.txt" &

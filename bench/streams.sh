@@ -4,9 +4,11 @@
 # CONNECTIONS plaintext connections (default 2, as an Envoy with two worker threads), each having
 # sent a GET's request headers and received the reply, holds them open, and prints the server's
 # RSS before and with the streams, its JVM heap after a full GC, and (with
-# -XX:NativeMemoryTracking=summary in JAVA_OPTS) the JVM's native memory summary.
+# -XX:NativeMemoryTracking=summary in JAVA_OPTS) the JVM's native memory summary. OpenStreams runs
+# from target/callout-bench.jar (STREAMS_CP overrides its class path).
 # Usage: [JAVA_HOME=...] [JAVA_OPTS="..."] [STREAMS=10000] [CONNECTIONS=2] bench/streams.sh \
 #          [extra server flags...]
+# Build first: mvn -B -q package -DskipTests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
@@ -14,6 +16,10 @@ jcmd=${JAVA_HOME:+$JAVA_HOME/bin/}jcmd
 streams=${STREAMS:-10000}
 connections=${CONNECTIONS:-2}
 port=18000
+streams_cp=${STREAMS_CP:-target/callout-bench.jar}
+for f in target/callout-server.jar "$streams_cp"; do
+  [ -f "$f" ] || { echo "streams.sh: $f is missing: mvn -B -q package -DskipTests" >&2; exit 1; }
+done
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of flags
 "$java" ${JAVA_OPTS:-} -jar target/callout-server.jar --health-check-address 127.0.0.1:$port \
@@ -34,7 +40,7 @@ done
 exec 3<&-
 sleep 5
 echo "server RSS before the streams: $(rss "$server")"
-"$java" -cp "${STREAMS_CP:-target/callout-server.jar}" dev.extproc.callout.bench.OpenStreams "$streams" 600 \
+"$java" -cp "$streams_cp" dev.extproc.callout.bench.OpenStreams "$streams" 600 \
   --target 127.0.0.1:18080 --connections "$connections" >/tmp/callout-streams-client.log 2>&1 &
 client=$!
 until grep -q '^open: \|^timed out' /tmp/callout-streams-client.log; do

@@ -5,7 +5,9 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.CanIgnoreReturnValue;
 import dev.extproc.callout.internal.CommandLine;
+import dev.extproc.callout.internal.Durations;
 import dev.extproc.callout.internal.HookExecutors;
+import dev.extproc.callout.internal.Sizes;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
@@ -580,6 +582,37 @@ public abstract class CalloutServer implements AutoCloseable {
      */
     public String usage() {
       return commandLine.usage();
+    }
+
+    /**
+     * Parses a duration with the syntax of the framework's duration flags ({@code --hook-deadline},
+     * {@code --shutdown-grace-period}...), for an application's own flags: {@code
+     * flags.value("--timeout", Launcher::duration)}. Accepts a whole number followed by {@code ms},
+     * {@code s}, {@code m} or {@code h} ({@code 500ms}, {@code 30s}), an ISO-8601 duration ({@code
+     * PT30S}), or a bare {@code 0}; case and surrounding blanks are ignored.
+     *
+     * @throws IllegalArgumentException for anything else ({@code not a duration (expected: e.g.
+     *     500ms, 30s, 2m)}), or a negative duration
+     */
+    public static Duration duration(String value) {
+      return Durations.parse(value);
+    }
+
+    /**
+     * Parses a byte size with the syntax of the framework's size flags ({@code
+     * --max-inbound-message-size}, {@code --streamed-chunk-size}...), for an application's own
+     * flags: {@code flags.value("--max-body", Launcher::size)}. Accepts a whole number of bytes,
+     * optionally followed by {@code KiB} or {@code MiB} ({@code 65536}, {@code 64KiB}, {@code
+     * 1MiB}).
+     *
+     * @return the number of bytes
+     * @throws IllegalArgumentException for anything else ({@code not a size (expected: BYTES, NKiB
+     *     or NMiB)}), a negative size, or 2 GiB and more
+     */
+    public static int size(String value) {
+      int bytes = Sizes.parse(value);
+      checkArgument(bytes >= 0, "negative size (expected: >= 0)");
+      return bytes;
     }
 
     /**

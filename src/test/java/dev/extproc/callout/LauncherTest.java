@@ -11,6 +11,7 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -275,5 +276,68 @@ class LauncherTest {
                 () -> launcher.flag("-v", "MY_V", "X", "help", "x")))
         .hasMessageThat()
         .isEqualTo("flag: -v (expected: --lower-case-name)");
+  }
+
+  @Test
+  void duration_frameworkSyntax_parses() {
+    assertThat(Launcher.duration("500ms")).isEqualTo(Duration.ofMillis(500));
+    assertThat(Launcher.duration(" 10S ")).isEqualTo(Duration.ofSeconds(10));
+    assertThat(Launcher.duration("2m")).isEqualTo(Duration.ofMinutes(2));
+    assertThat(Launcher.duration("1h")).isEqualTo(Duration.ofHours(1));
+    assertThat(Launcher.duration("PT1.5S")).isEqualTo(Duration.ofMillis(1500));
+    assertThat(Launcher.duration("0")).isEqualTo(Duration.ZERO);
+  }
+
+  @Test
+  void duration_badOrNegative_throws() {
+    assertThat(assertThrows(IllegalArgumentException.class, () -> Launcher.duration("10")))
+        .hasMessageThat()
+        .isEqualTo("not a duration (expected: e.g. 500ms, 30s, 2m)");
+    assertThat(assertThrows(IllegalArgumentException.class, () -> Launcher.duration("soon")))
+        .hasMessageThat()
+        .isEqualTo("not a duration (expected: e.g. 500ms, 30s, 2m)");
+    assertThat(assertThrows(IllegalArgumentException.class, () -> Launcher.duration("-5s")))
+        .hasMessageThat()
+        .isEqualTo("negative duration (expected: >= 0)");
+  }
+
+  @Test
+  void size_frameworkSyntax_parses() {
+    assertThat(Launcher.size("65536")).isEqualTo(65536);
+    assertThat(Launcher.size("64KiB")).isEqualTo(64 * 1024);
+    assertThat(Launcher.size(" 4 MiB ")).isEqualTo(4 * 1024 * 1024);
+    assertThat(Launcher.size("0")).isEqualTo(0);
+  }
+
+  @Test
+  void size_badNegativeOrTooLarge_throws() {
+    assertThat(assertThrows(IllegalArgumentException.class, () -> Launcher.size("64kb")))
+        .hasMessageThat()
+        .isEqualTo("not a size (expected: BYTES, NKiB or NMiB)");
+    assertThat(assertThrows(IllegalArgumentException.class, () -> Launcher.size("-1KiB")))
+        .hasMessageThat()
+        .isEqualTo("negative size (expected: >= 0)");
+    assertThat(assertThrows(IllegalArgumentException.class, () -> Launcher.size("2048MiB")))
+        .hasMessageThat()
+        .isEqualTo("too large (expected: < 2GiB)");
+  }
+
+  @Test
+  void value_withLauncherParsers_convertsAndNamesTheFlagOnError() {
+    Launcher launcher =
+        CalloutServer.launcher("my-callout")
+            .flag("--timeout", "MY_TIMEOUT", "DURATION", "upstream timeout", "5s")
+            .flag("--max-body", "MY_MAX_BODY", "SIZE", "largest body read", "64KiB");
+
+    Flags flags = launcher.parse(new String[] {"--timeout", "250ms"}, Map.of());
+    assertThat(flags.value("--timeout", Launcher::duration)).hasValue(Duration.ofMillis(250));
+    assertThat(flags.value("--max-body", Launcher::size)).hasValue(65536);
+
+    Flags bad = launcher.parse(new String[] {"--max-body=lots"}, Map.of());
+    assertThat(
+            assertThrows(
+                IllegalArgumentException.class, () -> bad.value("--max-body", Launcher::size)))
+        .hasMessageThat()
+        .isEqualTo("--max-body=lots: not a size (expected: BYTES, NKiB or NMiB)");
   }
 }

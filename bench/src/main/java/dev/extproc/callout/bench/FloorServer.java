@@ -28,7 +28,7 @@ import java.util.concurrent.TimeUnit;
  * thread ({@code directExecutor}); observability-mode messages get no reply.
  *
  * <pre>
- * java -cp target/callout-server.jar dev.extproc.callout.bench.FloorServer --address 127.0.0.1:9080
+ * java -cp target/callout-bench.jar dev.extproc.callout.bench.FloorServer --address 127.0.0.1:9080
  * </pre>
  */
 public final class FloorServer implements AutoCloseable {

@@ -15,7 +15,7 @@ import java.util.List;
  * warm-up, each printed, then their median.
  *
  * <pre>
- * java -cp target/callout-server.jar dev.extproc.callout.bench.LoadGen \
+ * java -cp target/callout-bench.jar dev.extproc.callout.bench.LoadGen \
  *     --target 127.0.0.1:8080 --scenario headers --concurrency 32 --duration 10s
  * </pre>
  */

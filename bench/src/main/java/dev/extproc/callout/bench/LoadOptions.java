@@ -1,8 +1,7 @@
 package dev.extproc.callout.bench;
 
 import com.google.common.net.HostAndPort;
-import dev.extproc.callout.internal.Durations;
-import dev.extproc.callout.internal.Sizes;
+import dev.extproc.callout.CalloutServer.Launcher;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,7 +39,7 @@ record LoadOptions(
 
   static final String USAGE =
       """
-      Usage: java -cp target/callout-server.jar dev.extproc.callout.bench.LoadGen [flags]
+      Usage: java -cp target/callout-bench.jar dev.extproc.callout.bench.LoadGen [flags]
 
       Sends what Envoy sends for one HTTP request, one ext_proc stream per request, to any
       ext_proc server, and prints a table (standard error) and one JSON line (standard output).
@@ -127,11 +126,11 @@ record LoadOptions(
           case "--connections" -> connections = positive(Integer.parseInt(value.trim()));
           case "--concurrency" -> concurrency = positive(Integer.parseInt(value.trim()));
           case "--rate" -> rate = positiveRate(Double.parseDouble(value.trim()));
-          case "--warmup" -> warmup = Durations.parse(value);
-          case "--duration" -> duration = positive(Durations.parse(value));
+          case "--warmup" -> warmup = Launcher.duration(value);
+          case "--duration" -> duration = positive(Launcher.duration(value));
           case "--repeat" -> repeat = positive(Integer.parseInt(value.trim()));
-          case "--timeout" -> timeout = positive(Durations.parse(value));
-          case "--body-size" -> bodySize = nonNegative(Sizes.parse(value));
+          case "--timeout" -> timeout = positive(Launcher.duration(value));
+          case "--body-size" -> bodySize = Launcher.size(value);
           case "--chunks" -> chunks = positive(Integer.parseInt(value.trim()));
           case "--header" -> headers.add(header(value));
           case "--tls" -> tls = true;
@@ -215,13 +214,6 @@ record LoadOptions(
   private static double positiveRate(double value) {
     if (!(value > 0) || Double.isInfinite(value)) {
       throw new IllegalArgumentException("expected: > 0");
-    }
-    return value;
-  }
-
-  private static int nonNegative(int value) {
-    if (value < 0) {
-      throw new IllegalArgumentException("expected: >= 0");
     }
     return value;
   }

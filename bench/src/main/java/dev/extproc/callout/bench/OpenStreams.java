@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * them. bench/streams.sh reads the server's memory in between.
  *
  * <pre>
- * java -cp target/callout-server.jar dev.extproc.callout.bench.OpenStreams 10000 600 \
+ * java -cp target/callout-bench.jar dev.extproc.callout.bench.OpenStreams 10000 600 \
  *     --target 127.0.0.1:8080 --connections 10
  * </pre>
  *

@@ -1,7 +1,8 @@
 /**
- * The bundled load generator ({@link dev.extproc.callout.bench.LoadGen}) and the floor server it is
- * compared with ({@link dev.extproc.callout.bench.FloorServer}): tools that ship in the runnable
- * jar, not framework API.
+ * The load generator ({@link dev.extproc.callout.bench.LoadGen}), the floor server it is compared
+ * with ({@link dev.extproc.callout.bench.FloorServer}) and {@link
+ * dev.extproc.callout.bench.OpenStreams}, which holds many streams open: tools run from {@code
+ * target/callout-bench.jar}, not framework API.
  */
 @NullMarked
 package dev.extproc.callout.bench;

@@ -1,4 +1,4 @@
-package dev.extproc.callout;
+package dev.extproc.callout.bench.jmh;
 
 import com.google.protobuf.ByteString;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;

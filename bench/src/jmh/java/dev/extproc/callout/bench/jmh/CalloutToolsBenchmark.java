@@ -1,5 +1,6 @@
-package dev.extproc.callout;
+package dev.extproc.callout.bench.jmh;
 
+import dev.extproc.callout.CalloutTools;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;

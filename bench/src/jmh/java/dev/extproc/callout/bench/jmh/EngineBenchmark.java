@@ -1,11 +1,21 @@
-package dev.extproc.callout;
+package dev.extproc.callout.bench.jmh;
 
+import static java.util.Objects.requireNonNull;
+
+import dev.extproc.callout.CalloutServer;
+import dev.extproc.callout.CalloutServerConfig;
+import dev.extproc.callout.CalloutServerConfig.HookExecutor;
 import dev.extproc.callout.samples.addheader.AddHeader;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.grpc.Context;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerMethodDefinition;
 import io.grpc.Status;
-import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -19,9 +29,12 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The engine's own work per message: {@link CalloutStream} driven directly, hooks inline (no hook
- * executor), replies going to a {@link CountingServerCall} instead of gRPC. Neither gRPC's framing
- * and protobuf parsing nor the hand-off to a hook thread is included: the load generator measures
+ * The engine's own work per message and per stream, driven through public API as grpc-java drives
+ * it: each stream is opened with the {@code Process} method's {@link ServerCallHandler} from {@link
+ * CalloutServer#service()} (the stream limit, the stream id and the peer address included), and
+ * messages go straight to the listener it returns. Hooks run inline ({@link HookExecutor#INLINE}),
+ * replies go to a {@link CountingServerCall} instead of gRPC. Neither gRPC's transport, framing and
+ * protobuf parsing nor the hand-off to a hook thread is included: the load generator measures
  * those. Run with {@code bench/jmh.sh EngineBenchmark -prof gc}.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -31,15 +44,20 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 public class EngineBenchmark {
 
-  /** Stream ids of a server that has been up a while: past the range Java boxes for free. */
-  private static final long FIRST_STREAM_ID = 1_000_000;
+  /**
+   * Streams each server runs before the measured ones, so that stream ids are past the range Java
+   * boxes for free (-128 to 127), as on a server that has been up a while.
+   */
+  private static final int EARLIER_STREAMS = 1_000;
 
-  private static final InetSocketAddress PEER = new InetSocketAddress("10.1.2.3", 41234);
+  /** Hooks on the thread that delivers the message, so the measured work is the engine's own. */
+  private static final CalloutServerConfig INLINE_HOOKS =
+      CalloutServerConfig.newBuilder().hookExecutor(HookExecutor.INLINE).build();
 
   /** A callout that overrides nothing: every message is answered "continue". */
   static final class NoopCallout extends CalloutServer {
     NoopCallout() {
-      super(CalloutServerConfig.defaults());
+      super(INLINE_HOOKS);
     }
   }
 
@@ -48,18 +66,40 @@ public class EngineBenchmark {
     final CalloutServer callout;
     final CountingServerCall call = new CountingServerCall();
     final Context.CancellableContext grpcContext = Context.ROOT.withCancellation();
-    long nextStreamId = FIRST_STREAM_ID;
+    private final ServerCallHandler<ProcessingRequest, ProcessingResponse> process;
 
     Server(CalloutServer callout) {
       this.callout = callout;
+      this.process = processHandler(callout);
+      for (int i = 0; i < EARLIER_STREAMS; i++) {
+        ServerCall.Listener<ProcessingRequest> stream = open(new CountingServerCall());
+        stream.onHalfClose();
+        stream.onComplete();
+      }
     }
 
-    /** Opens a stream as {@link CalloutServer#service()} does. */
-    CalloutStream open() {
-      CalloutContext ctx = new CalloutContext(nextStreamId++, PEER, grpcContext);
-      CalloutStream stream = new CalloutStream(callout, call, ctx, null);
-      stream.start();
-      return stream;
+    /** The handler of {@code callout}'s {@code Process} method, as a gRPC server finds it. */
+    @SuppressWarnings("unchecked") // the method's name fixes its types
+    private static ServerCallHandler<ProcessingRequest, ProcessingResponse> processHandler(
+        CalloutServer callout) {
+      String name = ExternalProcessorGrpc.getProcessMethod().getFullMethodName();
+      ServerMethodDefinition<?, ?> method = requireNonNull(callout.service().getMethod(name), name);
+      return ((ServerMethodDefinition<ProcessingRequest, ProcessingResponse>) method)
+          .getServerCallHandler();
+    }
+
+    /** Opens a stream on {@link #call}, in {@link #grpcContext}, as gRPC's server does. */
+    ServerCall.Listener<ProcessingRequest> open() {
+      return open(call);
+    }
+
+    private ServerCall.Listener<ProcessingRequest> open(CountingServerCall on) {
+      Context previous = grpcContext.attach();
+      try {
+        return process.startCall(on, new Metadata());
+      } finally {
+        grpcContext.detach(previous);
+      }
     }
 
     /** Fails the run when the engine did not answer every message or closed a stream badly. */
@@ -94,7 +134,7 @@ public class EngineBenchmark {
   /** One open stream that is sent the same request_headers message again and again. */
   abstract static class OpenStream extends Server {
     final ProcessingRequest requestHeaders = BenchMessages.requestHeadersMessage(BodySendMode.NONE);
-    final CalloutStream stream = open();
+    final ServerCall.Listener<ProcessingRequest> stream = open();
     long delivered;
 
     OpenStream(CalloutServer callout) {
@@ -120,7 +160,7 @@ public class EngineBenchmark {
   @State(Scope.Thread)
   public static class AddHeaderStream extends OpenStream {
     public AddHeaderStream() {
-      super(new AddHeader(CalloutServerConfig.defaults()));
+      super(new AddHeader(INLINE_HOOKS));
     }
   }
 
@@ -136,7 +176,7 @@ public class EngineBenchmark {
 
     /** Runs one stream as Envoy does for a request without bodies. */
     long runStream() {
-      CalloutStream stream = open();
+      ServerCall.Listener<ProcessingRequest> stream = open();
       stream.onMessage(requestHeaders);
       stream.onMessage(responseHeaders);
       stream.onHalfClose();
@@ -163,7 +203,7 @@ public class EngineBenchmark {
   @State(Scope.Thread)
   public static class AddHeaderServer extends WholeStreams {
     public AddHeaderServer() {
-      super(new AddHeader(CalloutServerConfig.defaults()));
+      super(new AddHeader(INLINE_HOOKS));
     }
   }
 
@@ -171,7 +211,7 @@ public class EngineBenchmark {
   @State(Scope.Thread)
   public static class StreamedBody extends Server {
     final ProcessingRequest chunk = BenchMessages.requestBodyMessage(64 * 1024);
-    final CalloutStream stream = open();
+    final ServerCall.Listener<ProcessingRequest> stream = open();
     long delivered = 1;
 
     public StreamedBody() {

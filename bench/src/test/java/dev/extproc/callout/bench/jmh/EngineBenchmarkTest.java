@@ -1,4 +1,4 @@
-package dev.extproc.callout;
+package dev.extproc.callout.bench.jmh;
 
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
