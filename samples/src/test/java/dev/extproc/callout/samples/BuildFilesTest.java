@@ -54,7 +54,10 @@ class BuildFilesTest {
     String version = child(parent, "version");
 
     assertThat(child(bom, "version")).isEqualTo(version);
-    List<String> modules = texts(parent, "module");
+    List<String> modules = new ArrayList<>();
+    for (String module : child(parent, "modules").split("\\s+")) {
+      modules.add(module);
+    }
     assertThat(modules).containsExactly("callout", "testing", "samples", "bench", "bom");
     List<String> published = new ArrayList<>();
     for (String module : modules) {

@@ -31,8 +31,7 @@ public final class GreetingCallout extends CalloutServer {
   protected HeadersResponse onRequestHeaders(HttpHeaders headers, CalloutContext ctx) {
     if (CalloutTools.headerValue(headers, ":path").orElse("").equals("/forbidden")) {
       logger.debug("[{}] /forbidden: answering 403", ctx.streamId());
-      ctx.respondImmediately(
-          CalloutTools.headerImmediateResponse(403, List.of(), "Forbidden by my-callout\n"));
+      ctx.respondImmediately(CalloutTools.denyRequest(403, "Forbidden by my-callout\n"));
       return null;
     }
     return CalloutTools.addHeaderMutation(List.of(Map.entry("x-greeting", greeting)));
