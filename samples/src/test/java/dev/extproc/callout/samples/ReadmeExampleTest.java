@@ -1,6 +1,7 @@
 package dev.extproc.callout.samples;
 
 import static com.google.common.truth.Truth.assertThat;
+import static com.google.common.truth.Truth.assertWithMessage;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.extproc.callout.CalloutServer;
@@ -107,6 +108,25 @@ class ReadmeExampleTest {
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
     return javac.run(null, null, null, "-cp", classPath, "-d", dir.toString(), source.toString());
+  }
+
+  @Test
+  void aCompleteCalloutAndItsTest_areTheStartersFiles() throws Exception {
+    String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
+    int section = readme.indexOf("### A complete callout and its test");
+    assertThat(section).isAtLeast(0);
+    Matcher block = Pattern.compile("```java\n(.*?)```", Pattern.DOTALL).matcher(readme);
+    Path starter = Path.of("samples", "starter", "src");
+    for (String file :
+        List.of(
+            "main/java/com/example/callout/GreetingCallout.java",
+            "test/java/com/example/callout/GreetingCalloutTest.java")) {
+      assertThat(block.find(section)).isTrue();
+      assertWithMessage("README's copy of %s", file)
+          .that(block.group(1))
+          .isEqualTo(Files.readString(starter.resolve(file), StandardCharsets.UTF_8));
+      section = block.end();
+    }
   }
 
   @Test
