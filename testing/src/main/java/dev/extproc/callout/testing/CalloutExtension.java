@@ -37,7 +37,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *
  * @Test
  * void requestHeaders_addsHello() {
- *   ProcessingResponse reply = callout.newStream().requestHeaders(CalloutTester.headers(":path", "/"));
+ *   CalloutTester.Stream stream = callout.newStream();
+ *   ProcessingResponse reply = stream.requestHeaders(CalloutTester.headers(":path", "/"));
  *   assertThat(Replies.setHeaders(reply)).containsExactly("x-hello", "world");
  * }
  * }</pre>
