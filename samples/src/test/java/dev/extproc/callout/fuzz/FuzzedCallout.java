@@ -6,18 +6,12 @@ import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
-import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
@@ -25,10 +19,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A callout's real ext_proc service on an in-process server, driven by {@link CalloutTester} over
- * an in-process channel: the engine exactly as in production, minus sockets. Both sides run on the
- * calling thread (direct executors), so a fuzz input replays the same way every time; a server that
- * never closes a stream still fails within {@link CalloutTester#DEFAULT_TIMEOUT}.
+ * A callout's real ext_proc service on {@link CalloutTester}'s in-process server: the engine
+ * exactly as in production, minus sockets. gRPC delivers messages on the calling thread ({@link
+ * CalloutTester.Builder#directExecutor()}), so a fuzz input replays the same way every time; a
+ * server that never closes a stream still fails within {@link CalloutTester#DEFAULT_TIMEOUT}.
  *
  * <p>An interceptor records the status the server closes each stream with, cause included (the
  * client only sees the description), so that a finding comes with the exception's stack.
@@ -93,13 +87,10 @@ public final class FuzzedCallout implements AutoCloseable {
     return new AssertionError(message.toString(), server == null ? null : server.getCause());
   }
 
-  private final Server server;
-  private final ManagedChannel channel;
   private final CalloutTester tester;
   private final AtomicReference<@Nullable Status> serverStatus = new AtomicReference<>();
 
   private FuzzedCallout(CalloutServer callout) {
-    String name = InProcessServerBuilder.generateName();
     ServerInterceptor recorder =
         new ServerInterceptor() {
           @Override
@@ -116,18 +107,10 @@ public final class FuzzedCallout implements AutoCloseable {
                 headers);
           }
         };
-    try {
-      server =
-          InProcessServerBuilder.forName(name)
-              .directExecutor()
-              .addService(ServerInterceptors.intercept(callout.service(), recorder))
-              .build()
-              .start();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-    tester = CalloutTester.forChannel(channel);
+    tester =
+        CalloutTester.newBuilder(ServerInterceptors.intercept(callout.service(), recorder))
+            .directExecutor()
+            .build();
   }
 
   /** Serves {@code callout} in-process until {@link #close()}. */
@@ -155,7 +138,6 @@ public final class FuzzedCallout implements AutoCloseable {
 
   @Override
   public void close() {
-    channel.shutdownNow();
-    server.shutdownNow();
+    tester.close();
   }
 }

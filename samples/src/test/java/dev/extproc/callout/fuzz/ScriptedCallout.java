@@ -8,7 +8,7 @@ import dev.extproc.callout.CalloutContext;
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServerConfig;
 import dev.extproc.callout.CalloutTools;
-import dev.extproc.callout.samples.Replies;
+import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.HeaderSendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;

@@ -9,6 +9,8 @@ import dev.extproc.callout.CalloutServerConfig;
 import dev.extproc.callout.CalloutTools;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.net.URL;
@@ -16,6 +18,7 @@ import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -26,10 +29,15 @@ import javax.tools.JavaCompiler;
 import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.platform.engine.discovery.DiscoverySelectors;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 
 /**
- * Compiles the README's "Writing your own callout" and "Your own flags" examples and runs them, and
- * checks its API table, so the README stays true.
+ * Compiles the README's "Writing your own callout", "Your own flags" and "Testing your callout"
+ * examples and runs them (the last one through the JUnit launcher), checks that its complete
+ * callout and test are the starter's files, and checks its API table, so the README stays true.
  */
 class ReadmeExampleTest {
 
@@ -100,14 +108,42 @@ class ReadmeExampleTest {
     }
   }
 
+  @Test
+  void testingYourCallout_compilesWithTheCalloutAndItsTestsPass() throws Exception {
+    Path callout = dir.resolve("AddHeader.java");
+    Files.writeString(callout, example("## Writing your own callout"));
+    Path test = dir.resolve("AddHeaderTest.java");
+    Files.writeString(test, example("## Testing your callout"));
+
+    assertThat(compile(callout, test)).isEqualTo(0);
+    try (URLClassLoader loader =
+        new URLClassLoader(new URL[] {dir.toUri().toURL()}, getClass().getClassLoader())) {
+      SummaryGeneratingListener listener = new SummaryGeneratingListener();
+      LauncherFactory.create()
+          .execute(
+              LauncherDiscoveryRequestBuilder.request()
+                  .selectors(DiscoverySelectors.selectClass(loader.loadClass("AddHeaderTest")))
+                  .build(),
+              listener);
+      StringWriter failures = new StringWriter();
+      listener.getSummary().printFailuresTo(new PrintWriter(failures), 20);
+      assertThat(failures.toString()).isEmpty();
+      assertThat(listener.getSummary().getTestsSucceededCount()).isEqualTo(2);
+    }
+  }
+
   /**
-   * Compiles {@code source} into {@link #dir} against the test class path; returns javac's code.
+   * Compiles {@code sources} into {@link #dir} against the test class path; returns javac's code.
    */
-  private int compile(Path source) {
+  private int compile(Path... sources) {
     String classPath =
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-    return javac.run(null, null, null, "-cp", classPath, "-d", dir.toString(), source.toString());
+    List<String> args = new ArrayList<>(List.of("-cp", classPath, "-d", dir.toString()));
+    for (Path source : sources) {
+      args.add(source.toString());
+    }
+    return javac.run(null, null, null, args.toArray(new String[0]));
   }
 
   @Test

@@ -1,6 +1,8 @@
 /**
  * A test harness for callouts: {@link dev.extproc.callout.testing.CalloutTester} drives a callout
- * over gRPC exactly as Envoy does and returns the replies for assertions.
+ * over gRPC exactly as Envoy does and returns the replies, {@link
+ * dev.extproc.callout.testing.CalloutExtension} runs one per JUnit 5 test class or test, and {@link
+ * dev.extproc.callout.testing.Replies} reads the replies for assertions.
  */
 @NullMarked
 package dev.extproc.callout.testing;

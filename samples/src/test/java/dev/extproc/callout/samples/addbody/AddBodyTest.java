@@ -5,23 +5,19 @@ import static dev.extproc.callout.testing.CalloutTester.body;
 import static dev.extproc.callout.testing.CalloutTester.headers;
 
 import com.google.protobuf.ByteString;
-import dev.extproc.callout.samples.Replies;
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
 import dev.extproc.callout.testing.CalloutTester;
+import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every row of spec/samples.md for {@code add-body}, over a real plaintext socket. */
 class AddBodyTest {
 
-  private final SampleServer sample = SampleServer.plaintext(AddBody::new);
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
+  @RegisterExtension
+  final CalloutExtension<AddBody> sample = CalloutExtension.plaintext(AddBody::new);
 
   @Test
   void requestBody_getsTheSuffixAppended() {

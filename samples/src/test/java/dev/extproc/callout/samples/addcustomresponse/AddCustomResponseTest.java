@@ -2,21 +2,21 @@ package dev.extproc.callout.samples.addcustomresponse;
 
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
-import static dev.extproc.callout.samples.Replies.mutation;
-import static dev.extproc.callout.samples.Replies.set;
-import static dev.extproc.callout.samples.Replies.sets;
 import static dev.extproc.callout.testing.CalloutTester.body;
 import static dev.extproc.callout.testing.CalloutTester.headers;
+import static dev.extproc.callout.testing.Replies.mutation;
+import static dev.extproc.callout.testing.Replies.set;
+import static dev.extproc.callout.testing.Replies.sets;
 
 import com.google.protobuf.ByteString;
-import dev.extproc.callout.samples.Replies;
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
 import dev.extproc.callout.testing.CalloutTester;
+import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.grpc.Status;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every row of spec/samples.md for {@code add-custom-response}, over a real plaintext socket. */
 class AddCustomResponseTest {
@@ -26,12 +26,9 @@ class AddCustomResponseTest {
   private static final ProcessingResponse MOCK_RESPONSE_HEADERS =
       Replies.responseHeaders(mutation(sets(set("Mock-Response", "Mocked-Value"))));
 
-  private final SampleServer sample = SampleServer.plaintext(AddCustomResponse::new);
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
+  @RegisterExtension
+  final CalloutExtension<AddCustomResponse> sample =
+      CalloutExtension.plaintext(AddCustomResponse::new);
 
   /** Sends {@code request} and expects the stream to end PERMISSION_DENIED with no reply. */
   private void assertDenied(ProcessingRequest request) {

@@ -2,32 +2,27 @@ package dev.extproc.callout.samples.basic;
 
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
-import static dev.extproc.callout.samples.Replies.mutation;
-import static dev.extproc.callout.samples.Replies.set;
-import static dev.extproc.callout.samples.Replies.sets;
 import static dev.extproc.callout.testing.CalloutTester.body;
 import static dev.extproc.callout.testing.CalloutTester.headers;
 import static dev.extproc.callout.testing.CalloutTester.trailers;
+import static dev.extproc.callout.testing.Replies.mutation;
+import static dev.extproc.callout.testing.Replies.set;
+import static dev.extproc.callout.testing.Replies.sets;
 
 import com.google.protobuf.ByteString;
-import dev.extproc.callout.samples.Replies;
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
 import dev.extproc.callout.testing.CalloutTester;
+import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
 import io.grpc.Status;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every row of spec/samples.md for {@code basic}, over a real plaintext socket. */
 class BasicTest {
 
-  private final SampleServer sample = SampleServer.plaintext(Basic::new);
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
+  @RegisterExtension final CalloutExtension<Basic> sample = CalloutExtension.plaintext(Basic::new);
 
   @Test
   void fullExchange_everyPhaseGetsItsMutation() {

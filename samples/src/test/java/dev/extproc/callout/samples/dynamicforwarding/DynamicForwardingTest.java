@@ -5,22 +5,19 @@ import static dev.extproc.callout.testing.CalloutTester.headers;
 
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every row of spec/samples.md for {@code dynamic-forwarding}, over a real plaintext socket. */
 class DynamicForwardingTest {
 
-  private final SampleServer sample = SampleServer.plaintext(DynamicForwarding::new);
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
+  @RegisterExtension
+  final CalloutExtension<DynamicForwarding> sample =
+      CalloutExtension.plaintext(DynamicForwarding::new);
 
   private ProcessingResponse replyFor(HttpHeaders headers) {
     return sample.newStream().requestHeaders(headers);

@@ -2,10 +2,10 @@ package dev.extproc.callout.samples.jwtauth;
 
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
-import static dev.extproc.callout.samples.Replies.mutation;
-import static dev.extproc.callout.samples.Replies.set;
-import static dev.extproc.callout.samples.Replies.sets;
 import static dev.extproc.callout.testing.CalloutTester.headers;
+import static dev.extproc.callout.testing.Replies.mutation;
+import static dev.extproc.callout.testing.Replies.set;
+import static dev.extproc.callout.testing.Replies.sets;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.protobuf.ByteString;
@@ -13,8 +13,8 @@ import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jose.crypto.RSASSASigner;
 import dev.extproc.callout.CalloutServerConfig;
-import dev.extproc.callout.samples.Replies;
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
+import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
@@ -30,8 +30,8 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Base64;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every row of spec/samples.md for {@code jwt-auth}, and every way a token can be bad. */
 class JwtAuthTest {
@@ -39,15 +39,11 @@ class JwtAuthTest {
   private static final Instant NOW = Instant.parse("2026-11-22T12:00:00Z");
   private static final long NOW_SECONDS = NOW.getEpochSecond();
 
-  private final SampleServer sample =
-      SampleServer.plaintext(
+  @RegisterExtension
+  final CalloutExtension<JwtAuth> sample =
+      CalloutExtension.plaintext(
           config ->
               new JwtAuth(config, JwtAuth.bundledTestKey(), Clock.fixed(NOW, ZoneOffset.UTC)));
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
 
   private ProcessingResponse replyFor(String authorizationKey, String value) {
     return sample.newStream().requestHeaders(headers(":path", "/", authorizationKey, value));

@@ -1,30 +1,26 @@
 package dev.extproc.callout.samples.normalizeheader;
 
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
-import static dev.extproc.callout.samples.Replies.mutation;
-import static dev.extproc.callout.samples.Replies.set;
-import static dev.extproc.callout.samples.Replies.sets;
 import static dev.extproc.callout.testing.CalloutTester.headers;
+import static dev.extproc.callout.testing.Replies.mutation;
+import static dev.extproc.callout.testing.Replies.set;
+import static dev.extproc.callout.testing.Replies.sets;
 
 import com.google.protobuf.ByteString;
-import dev.extproc.callout.samples.Replies;
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
+import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every row of spec/samples.md for {@code normalize-header}, over a real plaintext socket. */
 class NormalizeHeaderTest {
 
-  private final SampleServer sample = SampleServer.plaintext(NormalizeHeader::new);
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
+  @RegisterExtension
+  final CalloutExtension<NormalizeHeader> sample = CalloutExtension.plaintext(NormalizeHeader::new);
 
   private ProcessingResponse replyFor(HttpHeaders headers) {
     return sample.newStream().requestHeaders(headers);

@@ -5,8 +5,8 @@ import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
 import static dev.extproc.callout.testing.CalloutTester.headers;
 
 import dev.extproc.callout.CalloutServerConfig;
-import dev.extproc.callout.samples.Replies;
 import dev.extproc.callout.testing.CalloutTester;
+import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.grpc.Status;
 import java.util.Map;

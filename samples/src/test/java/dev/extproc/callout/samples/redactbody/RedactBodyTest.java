@@ -6,17 +6,17 @@ import static dev.extproc.callout.testing.CalloutTester.body;
 import static dev.extproc.callout.testing.CalloutTester.headers;
 
 import com.google.protobuf.ByteString;
-import dev.extproc.callout.samples.Replies;
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
 import dev.extproc.callout.testing.CalloutTester;
+import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
 import io.grpc.Status;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Addresses masked as the response body streams, across chunk boundaries. */
 class RedactBodyTest {
@@ -26,12 +26,8 @@ class RedactBodyTest {
           .setResponseBodyMode(BodySendMode.FULL_DUPLEX_STREAMED)
           .build();
 
-  private final SampleServer sample = SampleServer.plaintext(RedactBody::new);
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
+  @RegisterExtension
+  final CalloutExtension<RedactBody> sample = CalloutExtension.plaintext(RedactBody::new);
 
   /** Streams {@code chunks} as a response body and returns the body the callout sent back. */
   private String roundTrip(String... chunks) {

@@ -2,13 +2,13 @@ package dev.extproc.callout.samples.redirect;
 
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
-import static dev.extproc.callout.samples.Replies.mutation;
-import static dev.extproc.callout.samples.Replies.set;
-import static dev.extproc.callout.samples.Replies.sets;
 import static dev.extproc.callout.testing.CalloutTester.body;
 import static dev.extproc.callout.testing.CalloutTester.headers;
+import static dev.extproc.callout.testing.Replies.mutation;
+import static dev.extproc.callout.testing.Replies.set;
+import static dev.extproc.callout.testing.Replies.sets;
 
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
@@ -16,18 +16,14 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.type.v3.HttpStatus;
 import io.envoyproxy.envoy.type.v3.StatusCode;
 import io.grpc.Status;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every row of spec/samples.md for {@code redirect}, over a real plaintext socket. */
 class RedirectTest {
 
-  private final SampleServer sample = SampleServer.plaintext(Redirect::new);
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
+  @RegisterExtension
+  final CalloutExtension<Redirect> sample = CalloutExtension.plaintext(Redirect::new);
 
   @Test
   void requestHeaders_immediate301WithLocationAndNoBody_thenNothingMore() {

@@ -1,26 +1,22 @@
 package dev.extproc.callout.samples.stateful;
 
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
-import static dev.extproc.callout.samples.Replies.mutation;
-import static dev.extproc.callout.samples.Replies.set;
-import static dev.extproc.callout.samples.Replies.sets;
 import static dev.extproc.callout.testing.CalloutTester.headers;
+import static dev.extproc.callout.testing.Replies.mutation;
+import static dev.extproc.callout.testing.Replies.set;
+import static dev.extproc.callout.testing.Replies.sets;
 
-import dev.extproc.callout.samples.Replies;
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
 import dev.extproc.callout.testing.CalloutTester;
-import org.junit.jupiter.api.AfterEach;
+import dev.extproc.callout.testing.Replies;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The response phase decides from the request phase's facts, one stream per request. */
 class StatefulTest {
 
-  private final SampleServer sample = SampleServer.plaintext(Stateful::new);
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
+  @RegisterExtension
+  final CalloutExtension<Stateful> sample = CalloutExtension.plaintext(Stateful::new);
 
   @Test
   void requestWithCredentials_responseMarkedPrivate() {

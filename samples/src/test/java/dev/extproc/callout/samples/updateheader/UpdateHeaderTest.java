@@ -1,28 +1,24 @@
 package dev.extproc.callout.samples.updateheader;
 
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
-import static dev.extproc.callout.samples.Replies.mutation;
-import static dev.extproc.callout.samples.Replies.set;
-import static dev.extproc.callout.samples.Replies.sets;
 import static dev.extproc.callout.testing.CalloutTester.body;
 import static dev.extproc.callout.testing.CalloutTester.headers;
+import static dev.extproc.callout.testing.Replies.mutation;
+import static dev.extproc.callout.testing.Replies.set;
+import static dev.extproc.callout.testing.Replies.sets;
 import static io.envoyproxy.envoy.config.core.v3.HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD;
 
-import dev.extproc.callout.samples.Replies;
-import dev.extproc.callout.samples.SampleServer;
+import dev.extproc.callout.testing.CalloutExtension;
 import dev.extproc.callout.testing.CalloutTester;
-import org.junit.jupiter.api.AfterEach;
+import dev.extproc.callout.testing.Replies;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every row of spec/samples.md for {@code update-header}, over a real plaintext socket. */
 class UpdateHeaderTest {
 
-  private final SampleServer sample = SampleServer.plaintext(UpdateHeader::new);
-
-  @AfterEach
-  void close() {
-    sample.close();
-  }
+  @RegisterExtension
+  final CalloutExtension<UpdateHeader> sample = CalloutExtension.plaintext(UpdateHeader::new);
 
   @Test
   void headers_overwrittenWithOverwriteIfExistsOrAdd() {
