@@ -10,7 +10,6 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.protobuf.ByteString;
-import dev.extproc.callout.BodySink;
 import dev.extproc.callout.BodyTransformer;
 import dev.extproc.callout.CalloutContext;
 import dev.extproc.callout.CalloutServer;
@@ -56,7 +55,7 @@ class ManyRepliesTest {
     private @Nullable ByteString held;
 
     @Override
-    public void onChunk(ByteString chunk, BodySink out) {
+    public void onChunk(ByteString chunk, BodyTransformer.Sink out) {
       if (held == null) {
         held = chunk;
       } else {
@@ -66,7 +65,7 @@ class ManyRepliesTest {
     }
 
     @Override
-    public void onEnd(BodySink out) {
+    public void onEnd(BodyTransformer.Sink out) {
       if (held != null) {
         out.write(held);
         held = null;
