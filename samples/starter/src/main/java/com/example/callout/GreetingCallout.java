@@ -44,10 +44,16 @@ public final class GreetingCallout extends CalloutServer {
     }
   }
 
-  /** Starts the callout with the framework's flags and its own {@code --greeting}. */
+  /** The command line: the framework's flags and this callout's own {@code --greeting}. */
+  static CalloutServer.Launcher launcher() {
+    return CalloutServer.launcher("my-callout")
+        .flag(
+            "--greeting", "MY_CALLOUT_GREETING", "TEXT", "the x-greeting header's value", "hello");
+  }
+
+  /** Starts the callout; SIGTERM drains it. */
   public static void main(String[] args) {
-    CalloutServer.launcher("my-callout")
-        .flag("--greeting", "MY_CALLOUT_GREETING", "TEXT", "the x-greeting header's value", "hello")
+    launcher()
         .launch(
             args,
             (config, flags) ->
