@@ -568,6 +568,9 @@ class ContainerCommandIT {
         files =
             walk.filter(Files::isRegularFile)
                 .filter(file -> !file.toString().contains("target"))
+                // A stand-alone project for users to copy, not a module of the reactor the
+                // build stage runs: .dockerignore keeps it out on purpose.
+                .filter(file -> !file.startsWith(Path.of("samples", "starter")))
                 .collect(Collectors.toList());
       }
       for (Path file : files) {
