@@ -67,6 +67,12 @@ EXPOSE 8000 8080 8443
 
 # The sample to run; `-e CALLOUT_SAMPLE=NAME` or `--sample NAME` picks another.
 ENV CALLOUT_SAMPLE=add-header
+# On SIGTERM: health 503 at once, new streams still served for this long while load balancers'
+# health checks notice (the server's default, spelled out: 5 s x 2 for Google Cloud's defaults
+# plus one interval; README, "Shutdown"), then GOAWAY and up to 30 s for in-flight streams. So
+# `docker stop` needs `--stop-timeout` above 46 s (Kubernetes: terminationGracePeriodSeconds 60).
+# `-e CALLOUT_SHUTDOWN_DRAIN_DELAY=0s` for a quick stop on a laptop.
+ENV CALLOUT_SHUTDOWN_DRAIN_DELAY=15s
 
 # Class-data sharing (AppCDS). A training run at image build time starts the server with the
 # ENTRYPOINT's flags, waits for the health check's first 200 (all three listeners serving), then
@@ -80,7 +86,7 @@ ENV CALLOUT_SAMPLE=add-header
 # the build.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN java -XX:ArchiveClassesAtExit=/app/callout.jsa -XX:MaxRAMPercentage=70.0 \
-         -XX:+ExitOnOutOfMemoryError -jar /app/callout-server.jar & \
+         -XX:+ExitOnOutOfMemoryError -jar /app/callout-server.jar --shutdown-drain-delay 0s & \
     pid=$!; \
     for _ in $(seq 600); do \
       if { exec 3<>/dev/tcp/127.0.0.1/8000; } 2>/dev/null; then \

@@ -384,6 +384,8 @@ class ContainerCommandIT {
     assertThat(output).contains("TLS gRPC listening on 0.0.0.0:" + SECURE);
     assertThat(output).contains("ephemeral self-signed certificate");
     assertThat(output).contains("received SIGTERM: draining");
+    // The image's drain delay (its ENV), not a quick stop.
+    assertThat(output).contains("still accepting streams for PT15S (drain delay)");
   }
 
   @Test
@@ -430,7 +432,7 @@ class ContainerCommandIT {
     ServerProcess server =
         start(
             List.of("--sample", SampleMain.DEFAULT_SAMPLE, "--disable-tls"),
-            Map.of("CALLOUT_SAMPLE", "nope"));
+            Map.of("CALLOUT_SAMPLE", "nope", "CALLOUT_SHUTDOWN_DRAIN_DELAY", "0s"));
 
     server.awaitHealthy(System.nanoTime());
     ServerProcess.assertAddHeaderReply(plaintextChannel());

@@ -12,6 +12,7 @@ import io.grpc.TlsChannelCredentials;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.function.Function;
 
 /**
@@ -49,6 +50,7 @@ public final class SampleServer implements AutoCloseable {
                     .plaintextAddress("127.0.0.1:0")
                     .disableTls()
                     .combinedHealthCheck()
+                    .shutdownDrainDelay(Duration.ZERO)
                     .build()));
     InetSocketAddress address = server.plaintextAddress().orElseThrow();
     return new SampleServer(
@@ -70,6 +72,7 @@ public final class SampleServer implements AutoCloseable {
                     .secureAddress("127.0.0.1:0")
                     .disablePlaintext()
                     .combinedHealthCheck()
+                    .shutdownDrainDelay(Duration.ZERO)
                     .build()));
     InetSocketAddress address = server.secureAddress().orElseThrow();
     return new SampleServer(
