@@ -38,10 +38,11 @@ RUN --mount=type=cache,target=/root/.m2 \
     mvn -B -q -pl samples -am package -DskipTests -Dmaven.javadoc.skip -Dmaven.source.skip
 
 # ---------------------------------------------------------------------------------------------
-# Run stage: a JRE 21 and the thin jar with its dependencies next to it in lib/ (the jar's
-# manifest Class-Path points at lib/*.jar).
+# Run stage: the current LTS JRE (25) and the thin jar with its dependencies next to it in lib/
+# (the jar's manifest Class-Path points at lib/*.jar). 25.0.3+9 is the build measured in
+# BENCHMARKS.md ("Start-up and memory (issue 12)").
 # ---------------------------------------------------------------------------------------------
-FROM eclipse-temurin:21.0.8_9-jre
+FROM eclipse-temurin:25.0.3_9-jre
 
 LABEL org.opencontainers.image.source="https://github.com/extproc-java/extproc-java" \
       org.opencontainers.image.description="Envoy ext_proc callout server (extproc-java bundled samples)" \
@@ -67,20 +68,28 @@ EXPOSE 8000 8080 8443
 
 # The sample to run; `-e CALLOUT_SAMPLE=NAME` or `--sample NAME` picks another.
 ENV CALLOUT_SAMPLE=add-header
+# On SIGTERM: health 503 at once, new streams still served for this long while load balancers'
+# health checks notice (the server's default, spelled out: 5 s x 2 for Google Cloud's defaults
+# plus one interval; README, "Shutdown"), then GOAWAY and up to 30 s for in-flight streams. So
+# `docker stop` needs `--stop-timeout` above 46 s (Kubernetes: terminationGracePeriodSeconds 60).
+# `-e CALLOUT_SHUTDOWN_DRAIN_DELAY=0s` for a quick stop on a laptop.
+ENV CALLOUT_SHUTDOWN_DRAIN_DELAY=15s
 
-# Class-data sharing (AppCDS). A training run at image build time starts the server with the
-# ENTRYPOINT's flags, waits for the health check's first 200 (all three listeners serving), then
-# sends SIGTERM: the server drains and exits 0, and the JVM writes the classes it loaded, already
-# parsed and verified, to /app/callout.jsa. The ENTRYPOINT maps that archive, which cut start-up
-# to healthy by 35-40% in most measurements (BENCHMARKS.md, "Start-up to healthy", with an open
-# question). The archive holds class metadata only (no key, no configuration; the training run's
-# ephemeral certificate is discarded), and fits
-# exactly this JRE build and these jars: a JVM that finds a mismatch says so in a warning, ignores
-# the archive and starts the slow way. The training gives up waiting after 60 s and then fails
-# the build.
+# Ahead-of-time cache (JEP 483/514/515). A training run at image build time starts the server
+# with the ENTRYPOINT's flags, waits for the health check's first 200 (all three listeners
+# serving), then sends SIGTERM: the server exits 0 and the JVM writes the classes it loaded and
+# linked, and method profiles, to /app/callout.aot (about 40 MB), which the ENTRYPOINT maps. Why
+# this and not the AppCDS archive the image had (BENCHMARKS.md, "Start-up and memory (issue
+# 12)", Temurin 25.0.3, 7 interleaved runs on a shared 2-core machine): start-up to healthy
+# 1685 ms with the AOT cache, 2213 ms with an AppCDS archive, 3490 ms with neither (same run;
+# CPU time to healthy 970 / 1160 / 1770 ms). The cache holds class metadata and profiles only
+# (no key, no configuration; the training run's ephemeral certificate is discarded) and fits
+# exactly this JRE build, these JVM flags and these jars: a JVM that finds a mismatch says so in a
+# warning, ignores the cache and starts the slow way. The training gives up waiting after 60 s
+# and then fails the build; it stops with no drain delay.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-RUN java -XX:ArchiveClassesAtExit=/app/callout.jsa -XX:MaxRAMPercentage=70.0 \
-         -XX:+ExitOnOutOfMemoryError -jar /app/callout-server.jar & \
+RUN java -XX:AOTCacheOutput=/app/callout.aot -XX:MaxRAMPercentage=70.0 -XX:+UseSerialGC \
+         -XX:+ExitOnOutOfMemoryError -jar /app/callout-server.jar --shutdown-drain-delay 0s & \
     pid=$!; \
     for _ in $(seq 600); do \
       if { exec 3<>/dev/tcp/127.0.0.1/8000; } 2>/dev/null; then \
@@ -89,7 +98,7 @@ RUN java -XX:ArchiveClassesAtExit=/app/callout.jsa -XX:MaxRAMPercentage=70.0 \
       fi; \
       sleep 0.1; \
     done; \
-    [[ $status == *" 200 "* ]] && kill -TERM "$pid" && wait "$pid" && test -s /app/callout.jsa
+    [[ $status == *" 200 "* ]] && kill -TERM "$pid" && wait "$pid" && test -s /app/callout.aot
 
 # TLS certificate: without one the 8443 listener uses an ephemeral self-signed certificate made at
 # start. To serve your own, mount the PEM certificate chain and PEM PKCS#8 private key as
@@ -106,14 +115,22 @@ RUN java -XX:ArchiveClassesAtExit=/app/callout.jsa -XX:MaxRAMPercentage=70.0 \
 USER 10001:10001
 
 # Exec form, so java is PID 1 and receives SIGTERM directly (the server then drains and exits 0).
-# JVM flags, deliberately few:
-#   -XX:SharedArchiveFile=/app/callout.jsa
-#                                the class-data archive of the training run above.
+# JVM flags, deliberately few (the training run above uses the same, or the cache is ignored):
+#   -XX:AOTCache=/app/callout.aot
+#                                the ahead-of-time cache of the training run above.
 #   -XX:MaxRAMPercentage=70.0    heap limit as a share of the container's memory limit (the JVM
 #                                reads the cgroup limit); the remaining 30% holds metaspace, code
 #                                cache, thread stacks and gRPC's (Netty's) direct buffers.
+#   -XX:+UseSerialGC             a callout container has 1-2 CPUs and a small heap, where the
+#                                serial collector's pauses are short and it needs less memory than
+#                                G1: idle RSS 95 vs 111 MiB emulating the Kubernetes Deployment's
+#                                limits (1 CPU, 512 MiB), 105 vs 115 MiB on the 2-core host, with
+#                                no start-up difference beyond noise (BENCHMARKS.md). The JVM picks
+#                                it by itself below 2 CPUs or 1792 MB; the flag makes 2-CPU
+#                                containers behave the same.
 #   -XX:+ExitOnOutOfMemoryError  exit at the first OutOfMemoryError instead of limping on, so the
 #                                orchestrator restarts the container.
-# More JVM flags without rebuilding: `-e JAVA_TOOL_OPTIONS="..."` (the JVM reads it at start).
-ENTRYPOINT ["java", "-XX:SharedArchiveFile=/app/callout.jsa", "-XX:MaxRAMPercentage=70.0", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/callout-server.jar"]
+# More JVM flags without rebuilding: `-e JAVA_TOOL_OPTIONS="..."` (the JVM reads it at start; a
+# GC flag there makes the cache unusable, which the JVM reports, and start-up slower).
+ENTRYPOINT ["java", "-XX:AOTCache=/app/callout.aot", "-XX:MaxRAMPercentage=70.0", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/callout-server.jar"]
 CMD []

@@ -11,7 +11,8 @@ jcmd=${JAVA_HOME:+$JAVA_HOME/bin/}jcmd
 port=18000
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of flags
 "$java" ${JAVA_OPTS:-} -jar target/callout-server.jar --health-check-address 127.0.0.1:$port \
-  --plaintext-address 127.0.0.1:18080 --secure-address 127.0.0.1:18443 "$@" \
+  --plaintext-address 127.0.0.1:18080 --secure-address 127.0.0.1:18443 --shutdown-drain-delay 0s \
+  "$@" \
   >/tmp/callout-idle.log 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid || true' EXIT

@@ -65,7 +65,7 @@ start_framework() {
   # shellcheck disable=SC2086
   "${pin_server[@]}" "$java" ${SERVER_JAVA_OPTS:-} -jar "$jar" --sample "$sample" --disable-tls \
     --plaintext-address "127.0.0.1:$port" --health-check-address "127.0.0.1:$health_port" \
-    --shutdown-grace-period 1s "$@" >"$log" 2>&1 &
+    --shutdown-drain-delay 0s --shutdown-grace-period 1s "$@" >"$log" 2>&1 &
   server_pid=$!
   await_server "$log" "http://127.0.0.1:$health_port/"
 }

@@ -33,7 +33,7 @@ mkdir -p "$out"
 # The Dockerfile's ENTRYPOINT flags.
 "$java" -XX:MaxRAMPercentage=70.0 -XX:+ExitOnOutOfMemoryError -jar "$jar" \
   --plaintext-address "127.0.0.1:$port" --health-check-address "127.0.0.1:$health_port" \
-  --disable-tls "$@" >"$out/server.log" 2>&1 &
+  --disable-tls --shutdown-drain-delay 0s "$@" >"$out/server.log" 2>&1 &
 server_pid=$!
 trap 'kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
 

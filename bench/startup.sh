@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures `java -jar target/callout-server.jar` from launch to the first HTTP 200 on the health
 # port, RUNS times, and prints each time, the median, and the server's RSS once healthy.
-# Usage: bench/startup.sh [RUNS] [extra server flags...]   (JAVA_HOME picks the JDK)
+# Usage: [JAVA_HOME=...] [JAVA_OPTS="JVM flags"] bench/startup.sh [RUNS] [extra server flags...]
+# (JAVA_OPTS was documented but ignored before 2026-12-02: earlier "archive" rows ran without it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
@@ -27,9 +28,10 @@ times=()
 cpus=()
 for _ in $(seq "$runs"); do
   start=$(date +%s%N)
-  "$java" -jar target/callout-server.jar --health-check-address 127.0.0.1:$port \
-    --plaintext-address 127.0.0.1:18080 --secure-address 127.0.0.1:18443 "$@" \
-    >/tmp/callout-startup.log 2>&1 &
+  # shellcheck disable=SC2086 # JAVA_OPTS is a list of flags
+  "$java" ${JAVA_OPTS:-} -jar target/callout-server.jar --health-check-address 127.0.0.1:$port \
+    --plaintext-address 127.0.0.1:18080 --secure-address 127.0.0.1:18443 --shutdown-drain-delay 0s \
+    "$@" >/tmp/callout-startup.log 2>&1 &
   pid=$!
   until healthy; do
     kill -0 "$pid" 2>/dev/null || { cat /tmp/callout-startup.log; exit 1; }

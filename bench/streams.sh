@@ -23,7 +23,8 @@ done
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of flags
 "$java" ${JAVA_OPTS:-} -jar target/callout-server.jar --health-check-address 127.0.0.1:$port \
-  --plaintext-address 127.0.0.1:18080 --secure-address 127.0.0.1:18443 "$@" \
+  --plaintext-address 127.0.0.1:18080 --secure-address 127.0.0.1:18443 --shutdown-drain-delay 0s \
+  "$@" \
   >/tmp/callout-streams-server.log 2>&1 &
 server=$!
 client=

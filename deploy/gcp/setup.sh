@@ -66,12 +66,15 @@ if [ -z "$neg_zones" ]; then
 fi
 
 # 2. The health check: HTTP on the server's health port; any path answers 200 while serving and
-#    503 while draining.
+#    503 while draining. It marks a pod down after interval x unhealthy threshold = 10 s, inside
+#    the server's 15 s drain delay (CALLOUT_SHUTDOWN_DRAIN_DELAY), during which it still serves.
 if ! gcloud compute health-checks describe "$HEALTH_CHECK" --region="$REGION" >/dev/null 2>&1; then
   gcloud compute health-checks create http "$HEALTH_CHECK" \
     --region="$REGION" \
     --port=8000 \
-    --request-path=/
+    --request-path=/ \
+    --check-interval=5s \
+    --unhealthy-threshold=2
 fi
 
 # 3. The backend service: HTTP2 means HTTP/2 over TLS, what a callout backend must speak. Its

@@ -97,10 +97,25 @@ public final class CalloutServerConfig {
   public static final Duration DEFAULT_SHUTDOWN_GRACE_PERIOD = Duration.ofSeconds(30);
 
   /**
-   * Default time health reports draining while the listeners still accept streams, before the grace
-   * period: none, since on Kubernetes a {@code preStop} sleep plays this part.
+   * Default time health reports draining while the listeners still accept and serve new streams,
+   * before the grace period: 15 s, so that a load balancer that learns of the drain from its health
+   * checks has stopped choosing this server before it refuses anything. A load balancer takes
+   * interval x unhealthy threshold to mark a backend down after its first failed check:
+   *
+   * <ul>
+   *   <li>Google Cloud health checks (Service Extensions backends), by default 5 s x 2 = 10 s;
+   *   <li>Envoy active health checking ({@code deploy/envoy}: 5 s x 2), which also marks a host
+   *       down at its first 503, so one interval, 5 s;
+   *   <li>Kubernetes readiness ({@code deploy/kubernetes}: 5 s x 1 = 5 s), while the terminating
+   *       pod leaves the Service's endpoints at once and proxies learn of it within a few seconds.
+   * </ul>
+   *
+   * <p>The slowest, 10 s, plus one more 5 s interval for probers that are out of phase and for the
+   * verdict to reach every proxy of the load balancer: 15 s. Set it to interval x unhealthy
+   * threshold + one interval of your own load balancer, and to {@link Duration#ZERO} in tests and
+   * local runs, where {@link CalloutServer#close()} would otherwise wait that long.
    */
-  public static final Duration DEFAULT_SHUTDOWN_DRAIN_DELAY = Duration.ZERO;
+  public static final Duration DEFAULT_SHUTDOWN_DRAIN_DELAY = Duration.ofSeconds(15);
 
   /** Where hooks run. */
   public enum HookExecutor {
@@ -816,7 +831,8 @@ public final class CalloutServerConfig {
 
     /**
      * Sets how long health reports draining while the listeners still accept streams, before the
-     * grace period begins (default none); see {@link CalloutServerConfig#shutdownDrainDelay()}.
+     * grace period begins (default {@link #DEFAULT_SHUTDOWN_DRAIN_DELAY}, 15 s; {@link
+     * Duration#ZERO} in tests); see {@link CalloutServerConfig#shutdownDrainDelay()}.
      */
     @CanIgnoreReturnValue
     public Builder shutdownDrainDelay(Duration delay) {

@@ -31,7 +31,7 @@ class CalloutServerConfigTest {
     assertThat(config.hookExecutor()).isEqualTo(CalloutServerConfig.HookExecutor.POOL);
     assertThat(config.hookThreads()).isEqualTo(200);
     assertThat(config.shutdownGracePeriod()).isEqualTo(Duration.ofSeconds(30));
-    assertThat(config.shutdownDrainDelay()).isEqualTo(Duration.ZERO);
+    assertThat(config.shutdownDrainDelay()).isEqualTo(Duration.ofSeconds(15));
   }
 
   @Test

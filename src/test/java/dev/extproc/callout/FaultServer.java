@@ -58,6 +58,7 @@ final class FaultServer extends CalloutServer {
         .plaintextAddress("127.0.0.1:0")
         .secureAddress("127.0.0.1:0")
         .healthCheckAddress("127.0.0.1:0")
+        .shutdownDrainDelay(Duration.ZERO)
         .shutdownGracePeriod(Duration.ZERO);
   }
 

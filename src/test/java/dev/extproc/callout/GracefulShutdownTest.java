@@ -44,7 +44,8 @@ class GracefulShutdownTest {
     return CalloutServerConfig.newBuilder()
         .plaintextAddress("127.0.0.1:0")
         .healthCheckAddress("127.0.0.1:0")
-        .disableTls();
+        .disableTls()
+        .shutdownDrainDelay(Duration.ZERO);
   }
 
   private SlowCallout started(CalloutServerConfig config) throws Exception {
@@ -101,9 +102,9 @@ class GracefulShutdownTest {
   }
 
   @Test
-  void close_underSteadyLoadWithDrainDelay_reportsNotServingWhileStillAcceptingStreams()
+  void close_underSteadyLoadWithDrainDelay_servesEveryStreamOpenedDuringItAndRefusesOnlyAfter()
       throws Exception {
-    Duration delay = Duration.ofSeconds(1);
+    Duration delay = Duration.ofSeconds(2);
     SlowCallout server =
         started(loopback().shutdownDrainDelay(delay).shutdownGracePeriod(GRACE).build());
 
@@ -111,6 +112,7 @@ class GracefulShutdownTest {
 
     scenario.assertNoStreamLost();
     scenario.assertHealthTurnedBeforeTheListenersStopped();
+    scenario.assertServedThroughTheDelay(delay);
     assertThat(scenario.drainMillis()).isAtLeast(delay.toMillis());
     assertThat(scenario.drainMillis()).isLessThan(delay.plus(GRACE).toMillis());
   }

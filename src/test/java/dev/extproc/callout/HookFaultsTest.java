@@ -109,6 +109,7 @@ class HookFaultsTest {
                 .plaintextAddress("127.0.0.1:0")
                 .healthCheckAddress("127.0.0.1:0")
                 .disableTls()
+                .shutdownDrainDelay(Duration.ZERO)
                 .shutdownGracePeriod(Duration.ZERO)
                 .build());
     server.start();

@@ -108,6 +108,7 @@ class ListenersNetworkTest {
         .plaintextAddress(LOOPBACK_ANY_PORT)
         .secureAddress(LOOPBACK_ANY_PORT)
         .healthCheckAddress(LOOPBACK_ANY_PORT)
+        .shutdownDrainDelay(Duration.ZERO)
         .shutdownGracePeriod(Duration.ofSeconds(10));
   }
 

@@ -78,6 +78,7 @@ class MetricsTest {
                 .plaintextAddress(LOOPBACK_ANY_PORT)
                 .healthCheckAddress(LOOPBACK_ANY_PORT)
                 .disableTls()
+                .shutdownDrainDelay(Duration.ZERO)
                 .build());
     callout.start();
     cleanup.add(callout);

@@ -350,7 +350,8 @@ class ProtocolConformanceTest {
     return CalloutServerConfig.newBuilder()
         .plaintextAddress(LOOPBACK_ANY_PORT)
         .disableTls()
-        .combinedHealthCheck();
+        .combinedHealthCheck()
+        .shutdownDrainDelay(Duration.ZERO);
   }
 
   // ---- Message builders ----
@@ -2128,6 +2129,7 @@ class ProtocolConformanceTest {
                     .plaintextAddress(LOOPBACK_ANY_PORT)
                     .secureAddress(LOOPBACK_ANY_PORT)
                     .healthCheckAddress(LOOPBACK_ANY_PORT)
+                    .shutdownDrainDelay(Duration.ZERO)
                     .build()) {
               @Override
               protected HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext ctx) {

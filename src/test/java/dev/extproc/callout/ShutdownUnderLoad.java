@@ -179,6 +179,38 @@ final class ShutdownUnderLoad implements AutoCloseable {
         .isLessThan(goAway);
   }
 
+  /**
+   * With a drain delay: the client went on opening streams through the whole delay, and every one
+   * it opened before the delay was over completed OK with both replies; the client saw the GOAWAY
+   * only after the delay, and every refused stream was opened after it.
+   */
+  void assertServedThroughTheDelay(Duration delay) {
+    long delayOver = shutdownAt + delay.toNanos();
+    List<Tracked> all = load.streams();
+    List<Tracked> during = filter(all, s -> s.opened >= shutdownAt && s.opened < delayOver);
+    String changes = report();
+    assertWithMessage("streams opened during the %s delay; %s", delay, changes)
+        .that(during.size())
+        .isAtLeast((int) (STREAMS_PER_SECOND * delay.toMillis() / 2000));
+    assertWithMessage("streams opened during the delay that did not complete; %s", changes)
+        .that(filter(during, s -> !s.completed()))
+        .isEmpty();
+    assertWithMessage("the GOAWAY came after the delay; %s", changes)
+        .that(load.leftReady())
+        .isAtLeast(delayOver);
+    List<Tracked> refused = filter(all, Tracked::refused);
+    assertWithMessage("refused streams; %s", changes).that(refused).isNotEmpty();
+    assertWithMessage("streams refused although opened during the delay; %s", changes)
+        .that(filter(refused, s -> s.opened < delayOver))
+        .isEmpty();
+    System.out.printf(
+        "during the %s drain delay: %d streams opened, all completed OK; first refused stream"
+            + " opened at %+.1f ms%n",
+        delay,
+        during.size(),
+        millisAfterShutdown(refused.stream().mapToLong(s -> s.opened).min().orElseThrow()));
+  }
+
   /** What happened, with counts and times relative to the shutdown, for the test's output. */
   String report() {
     List<Tracked> all = load.streams();

@@ -25,13 +25,13 @@ class SigtermShutdownTest {
   private static final String PLAINTEXT = "plaintext gRPC (h2c)";
   private static final String HEALTH = "HTTP health check";
 
+  /** The default drain delay, 15 s: the load balancer's view of a real {@code docker stop}. */
   @Test
-  void sigterm_underSteadyLoad_completesInFlightStreamsRefusesLaterOnesAndExitsZeroWithinGrace()
+  void sigterm_underSteadyLoad_servesThroughTheDefaultDrainDelayThenRefusesAndExitsZero()
       throws Exception {
-    Duration delay = Duration.ofSeconds(1);
+    Duration delay = CalloutServerConfig.DEFAULT_SHUTDOWN_DRAIN_DELAY;
     Duration grace = Duration.ofSeconds(10);
-    try (ChildCallout child =
-            ChildCallout.start("--shutdown-drain-delay", "1s", "--shutdown-grace-period", "10s");
+    try (ChildCallout child = ChildCallout.start("--shutdown-grace-period", "10s");
         ShutdownUnderLoad scenario =
             new ShutdownUnderLoad(child.awaitListening(PLAINTEXT), child.awaitListening(HEALTH))) {
 
@@ -43,7 +43,9 @@ class SigtermShutdownTest {
       assertThat(scenario.drainMillis()).isLessThan(delay.plus(grace).toMillis());
       scenario.assertNoStreamLost();
       scenario.assertHealthTurnedBeforeTheListenersStopped();
+      scenario.assertServedThroughTheDelay(delay);
       assertThat(child.text()).contains("received SIGTERM: draining");
+      assertThat(child.text()).contains("still accepting streams for PT15S (drain delay)");
       assertThat(child.text()).contains("stopped");
     }
   }
@@ -52,7 +54,8 @@ class SigtermShutdownTest {
   void sigterm_streamStillOpenWhenGracePeriodEnds_isCancelledAndProcessExitsZeroPromptly()
       throws Exception {
     Duration grace = Duration.ofMillis(500);
-    try (ChildCallout child = ChildCallout.start("--shutdown-grace-period", "500ms")) {
+    try (ChildCallout child =
+        ChildCallout.start("--shutdown-drain-delay", "0s", "--shutdown-grace-period", "500ms")) {
       InetSocketAddress address = child.awaitListening(PLAINTEXT);
       ManagedChannel channel =
           Grpc.newChannelBuilderForAddress(

@@ -216,7 +216,7 @@ public final class ConfigParser {
               "--shutdown-drain-delay",
               "DURATION",
               "time health reports draining before new streams are refused",
-              "0s",
+              "15s",
               (b, v) -> b.shutdownDrainDelay(Durations.parse(v))),
           new Option(
               "--shutdown-grace-period",

@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
@@ -46,6 +47,7 @@ class LoadGenCalloutTest extends CleanRunTests {
         .plaintextAddress("127.0.0.1:0")
         .disableTls()
         .combinedHealthCheck()
+        .shutdownDrainDelay(Duration.ZERO)
         .build();
   }
 
@@ -53,7 +55,8 @@ class LoadGenCalloutTest extends CleanRunTests {
     return CalloutServerConfig.newBuilder()
         .secureAddress("127.0.0.1:0")
         .disablePlaintext()
-        .combinedHealthCheck();
+        .combinedHealthCheck()
+        .shutdownDrainDelay(Duration.ZERO);
   }
 
   @Override

@@ -45,8 +45,8 @@ import org.yaml.snakeyaml.Yaml;
  * a temporary directory standing for the image's root, and starts the final stage's exec-form
  * {@code ENTRYPOINT} (plus {@code CMD}) there, from its {@code WORKDIR}, with its {@code ENV}. Also
  * checks the Dockerfile's static promises: non-root user, exposed ports equal to the server's
- * defaults, pinned JDK/JRE 21+ base images, and a {@code .dockerignore} that keeps what the build
- * stage copies.
+ * defaults, pinned base images (JDK 21+ to build, JRE 25+ to run), and a {@code .dockerignore} that
+ * keeps what the build stage copies.
  *
  * <p>Uses the default ports 8000, 8080 and 8443, as the image does; failsafe runs the IT classes
  * one after another.
@@ -54,6 +54,9 @@ import org.yaml.snakeyaml.Yaml;
 class ContainerCommandIT {
 
   private static final int SECURE = ServerProcess.SECURE;
+
+  /** The first JDK with {@code -XX:AOTCache} (JEP 483 came in 24; the image runs the LTS, 25). */
+  private static final int AOT_CACHE_JDK = 24;
 
   /** Variables the test JVM's environment must not pass on: the image does not set them. */
   private static final Set<String> HOST_ONLY_VARIABLES =
@@ -112,7 +115,7 @@ class ContainerCommandIT {
       return colon;
     }
 
-    /** The image's tag, such as {@code 21.0.8_9-jre}. */
+    /** The image's tag, such as {@code 25.0.3_9-jre}. */
     String tag() {
       return reference().substring(tagColon() + 1);
     }
@@ -330,6 +333,11 @@ class ContainerCommandIT {
     List<String> command = new ArrayList<>();
     command.add(Path.of(requireNonNull(System.getProperty("java.home")), "bin", "java").toString());
     for (String word : entrypoint.subList(1, entrypoint.size())) {
+      if (word.startsWith("-XX:AOTCache=") && Runtime.version().feature() < AOT_CACHE_JDK) {
+        // The image's JRE reads the training run's cache; an older JDK running this test does not
+        // know the flag, and would have no cache to read anyway (see start()).
+        continue;
+      }
       command.add(word.startsWith("/") ? inImage(word).toString() : word);
     }
     command.addAll(
@@ -345,10 +353,13 @@ class ContainerCommandIT {
     layOutImage(stages);
     Path workdir = inImage(image.last("WORKDIR"));
     List<String> command = command(image, arguments);
-    // The class-data archive comes from the image build's training run, which this test cannot
-    // do: the JVM reports the missing archive (an error line from JDK 25 on) and starts without
-    // it, as it would in an image whose archive did not fit. Only that report is silenced.
+    // The ahead-of-time cache comes from the image build's training run, which this test cannot
+    // do: a JDK 25 reports the missing cache (error lines) and starts without it, as it would in an
+    // image whose cache did not fit. Only that report is silenced.
     command.add(1, "-Xlog:cds=off");
+    if (Runtime.version().feature() >= AOT_CACHE_JDK) {
+      command.add(1, "-Xlog:aot=off");
+    }
     ProcessBuilder builder = new ProcessBuilder(command).directory(workdir.toFile());
     Map<String, String> environment = builder.environment();
     environment.keySet().removeIf(key -> key.startsWith("CALLOUT_"));
@@ -384,6 +395,8 @@ class ContainerCommandIT {
     assertThat(output).contains("TLS gRPC listening on 0.0.0.0:" + SECURE);
     assertThat(output).contains("ephemeral self-signed certificate");
     assertThat(output).contains("received SIGTERM: draining");
+    // The image's drain delay (its ENV), not a quick stop.
+    assertThat(output).contains("still accepting streams for PT15S (drain delay)");
   }
 
   @Test
@@ -430,7 +443,7 @@ class ContainerCommandIT {
     ServerProcess server =
         start(
             List.of("--sample", SampleMain.DEFAULT_SAMPLE, "--disable-tls"),
-            Map.of("CALLOUT_SAMPLE", "nope"));
+            Map.of("CALLOUT_SAMPLE", "nope", "CALLOUT_SHUTDOWN_DRAIN_DELAY", "0s"));
 
     server.awaitHealthy(System.nanoTime());
     ServerProcess.assertAddHeaderReply(plaintextChannel());
@@ -475,7 +488,7 @@ class ContainerCommandIT {
   }
 
   @Test
-  void dockerfile_baseImages_arePinnedJdkAndJre21OrNewer() throws Exception {
+  void dockerfile_baseImages_arePinnedJdk21AndJre25OrNewer() throws Exception {
     List<Stage> stages = dockerfile();
     for (Stage stage : stages) {
       assertWithMessage("FROM %s", stage.image()).that(stage.image()).doesNotContain("latest");
@@ -499,9 +512,10 @@ class ContainerCommandIT {
     Matcher jre =
         Pattern.compile("^([0-9]+)\\.[0-9]+\\.[0-9]+(?:_[0-9]+)?-jre(?:-|$)").matcher(run.tag());
     assertWithMessage("run stage FROM %s: a JRE", run.image()).that(jre.find()).isTrue();
+    // The current LTS, for its ahead-of-time cache (-XX:AOTCache in the ENTRYPOINT).
     assertWithMessage("run stage JRE")
         .that(Integer.parseInt(requireNonNull(jre.group(1))))
-        .isAtLeast(21);
+        .isAtLeast(25);
   }
 
   @Test
@@ -527,6 +541,20 @@ class ContainerCommandIT {
     assertThat(entrypoint.stream().anyMatch(word -> word.startsWith("-XX:MaxRAMPercentage=")))
         .isTrue();
     assertThat(execForm("CMD", image.last("CMD"))).isEmpty();
+    // The JVM uses the cache only with the flags it was trained with.
+    String cache = workdir + "/callout.aot";
+    List<String> jvmFlags = entrypoint.subList(1, entrypoint.indexOf("-jar"));
+    assertThat(jvmFlags).contains("-XX:AOTCache=" + cache);
+    List<String> training = new ArrayList<>();
+    for (String run : image.all("RUN")) {
+      Matcher java = Pattern.compile("\\bjava ((?:-\\S+\\s+)+)-jar ").matcher(run);
+      if (run.contains("-XX:AOTCacheOutput=") && java.find()) {
+        for (String flag : words(requireNonNull(java.group(1)))) {
+          training.add(flag.replace("-XX:AOTCacheOutput=", "-XX:AOTCache="));
+        }
+      }
+    }
+    assertWithMessage("the training run's JVM flags").that(training).isEqualTo(jvmFlags);
 
     Map<String, String> env = env(image);
     assertThat(env).containsEntry("CALLOUT_SAMPLE", SampleMain.DEFAULT_SAMPLE);

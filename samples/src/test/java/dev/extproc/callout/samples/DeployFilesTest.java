@@ -58,6 +58,7 @@ class DeployFilesTest {
   private static final Path ENVOY = DEPLOY.resolve("envoy");
   private static final Path KUBERNETES = DEPLOY.resolve("kubernetes");
   private static final Path GCP = DEPLOY.resolve("gcp");
+  private static final Path DOCKERFILE = Path.of("Dockerfile");
 
   private static final int HEALTH_PORT = port(CalloutServerConfig.DEFAULT_HEALTH_CHECK_ADDRESS);
   private static final int PLAINTEXT_PORT = port(CalloutServerConfig.DEFAULT_PLAINTEXT_ADDRESS);
@@ -214,6 +215,13 @@ class DeployFilesTest {
       assertWithMessage(file)
           .that(healthCheck.getHttpHealthCheck().getPath())
           .isEqualTo(HEALTH_PATH);
+      // The image's drain delay outlasts Envoy's checks even for failures that need the whole
+      // threshold (a 503 alone marks the host down at once).
+      assertDrainDelayCovers(
+          file,
+          Duration.ofSeconds(healthCheck.getInterval().getSeconds()),
+          healthCheck.getUnhealthyThreshold().getValue(),
+          imageConfig());
     }
   }
 
@@ -315,8 +323,10 @@ class DeployFilesTest {
       assertThat(Integer.parseInt(spec.substring(spec.lastIndexOf(':') + 1)))
           .isAnyOf(HEALTH_PORT, PLAINTEXT_PORT, SECURE_PORT);
     }
+    Map<String, String> env = imageEnv();
+    environment.forEach((k, v) -> env.put(string(k), string(v)));
     assertThat(composeSeconds(string(get(callout, "stop_grace_period"))))
-        .isGreaterThan(CalloutServerConfig.DEFAULT_SHUTDOWN_GRACE_PERIOD);
+        .isGreaterThan(longestDrain(CalloutServerConfig.fromArgs(new String[0], env)));
     assertThat(get(environment, "CALLOUT_SAMPLE")).isEqualTo("${CALLOUT_SAMPLE:-add-header}");
   }
 
@@ -400,28 +410,44 @@ class DeployFilesTest {
   }
 
   @Test
-  void kubernetesDeployment_terminationGracePeriod_outlastsPreStopAndDrain() throws IOException {
+  void kubernetesDeployment_drain_coversTheProbesAndFitsTheTerminationGracePeriod()
+      throws IOException {
     Map<?, ?> podSpec = podSpec();
+    Map<?, ?> readiness = map(get(container(), "readinessProbe"));
     Map<?, ?> liveness = map(get(container(), "livenessProbe"));
-    long preStop =
-        integer(
-            get(
-                map(get(map(get(map(get(container(), "lifecycle")), "preStop")), "sleep")),
-                "seconds"));
+    Map<?, ?> lifecycle = (Map<?, ?>) container().get("lifecycle");
+    // A preStop sleep delays SIGTERM, and with it the first 503, so the drain delay replaces it.
+    assertWithMessage("lifecycle (the drain delay replaces a preStop sleep)")
+        .that(lifecycle == null || !lifecycle.containsKey("preStop"))
+        .isTrue();
     CalloutServerConfig config = effectiveConfig();
-    Duration drain =
-        config
-            .shutdownDrainDelay()
-            .plus(config.shutdownGracePeriod())
-            .plus(CalloutServer.HOOKS_RETURN_TIMEOUT);
     long terminationGrace = integer(get(podSpec, "terminationGracePeriodSeconds"));
 
+    assertThat(config.shutdownDrainDelay()).isEqualTo(imageConfig().shutdownDrainDelay());
+    assertThat(config.shutdownDrainDelay())
+        .isAtLeast(CalloutServerConfig.DEFAULT_SHUTDOWN_DRAIN_DELAY);
     assertThat(config.shutdownGracePeriod())
         .isAtLeast(CalloutServerConfig.DEFAULT_SHUTDOWN_GRACE_PERIOD);
-    assertThat(terminationGrace).isGreaterThan(preStop + drain.toSeconds());
+    assertDrainDelayCovers(
+        "readinessProbe",
+        Duration.ofSeconds(integer(get(readiness, "periodSeconds"))),
+        integer(get(readiness, "failureThreshold")),
+        config);
+    assertWithMessage("terminationGracePeriodSeconds outlasts the drain, %s", longestDrain(config))
+        .that(Duration.ofSeconds(terminationGrace))
+        .isGreaterThan(longestDrain(config));
     assertWithMessage("liveness tolerates a whole drain of 503s")
         .that(integer(get(liveness, "periodSeconds")) * integer(get(liveness, "failureThreshold")))
         .isGreaterThan(terminationGrace);
+  }
+
+  @Test
+  void image_drainDelay_isTheServersDefault() throws IOException {
+    assertThat(imageEnv()).containsKey("CALLOUT_SHUTDOWN_DRAIN_DELAY");
+    assertThat(imageConfig().shutdownDrainDelay())
+        .isEqualTo(CalloutServerConfig.DEFAULT_SHUTDOWN_DRAIN_DELAY);
+    assertThat(imageConfig().shutdownGracePeriod())
+        .isEqualTo(CalloutServerConfig.DEFAULT_SHUTDOWN_GRACE_PERIOD);
   }
 
   @Test
@@ -573,7 +599,21 @@ class DeployFilesTest {
         assertWithMessage(command)
             .that(flags(command, "--request-path"))
             .containsExactly(HEALTH_PATH);
+        // GKE pods run the Deployment's settings, VMs the image's.
+        for (CalloutServerConfig config : List.of(effectiveConfig(), imageConfig())) {
+          assertDrainDelayCovers(
+              command,
+              Duration.parse(
+                  "PT" + flags(command, "--check-interval").get(0).toUpperCase(Locale.ROOT)),
+              Long.parseLong(flags(command, "--unhealthy-threshold").get(0)),
+              config);
+        }
       }
+    }
+    for (String command : commands(GCP.resolve("README.md"), "docker run")) {
+      assertWithMessage(command)
+          .that(Duration.ofSeconds(Long.parseLong(flags(command, "--stop-timeout").get(0))))
+          .isGreaterThan(longestDrain(imageConfig()));
     }
   }
 
@@ -863,9 +903,52 @@ class DeployFilesTest {
     return env;
   }
 
-  /** The settings the server runs with, given the Deployment's environment variables. */
+  /** The settings the server runs with, given the image's and the Deployment's variables. */
   private static CalloutServerConfig effectiveConfig() throws IOException {
-    return CalloutServerConfig.fromArgs(new String[0], containerEnv());
+    Map<String, String> env = imageEnv();
+    env.putAll(containerEnv());
+    return CalloutServerConfig.fromArgs(new String[0], env);
+  }
+
+  /** The settings the image runs with and no variables of its own. */
+  private static CalloutServerConfig imageConfig() throws IOException {
+    return CalloutServerConfig.fromArgs(new String[0], imageEnv());
+  }
+
+  /** The Dockerfile's {@code ENV KEY=VALUE} lines (ContainerCommandIT reads it in full). */
+  private static Map<String, String> imageEnv() throws IOException {
+    Map<String, String> env = new LinkedHashMap<>();
+    Matcher m =
+        Pattern.compile("(?m)^ENV ([A-Z0-9_]+)=(\\S+)$").matcher(Files.readString(DOCKERFILE));
+    while (m.find()) {
+      env.put(m.group(1), m.group(2));
+    }
+    return env;
+  }
+
+  /**
+   * How long the server may take to stop after SIGTERM with {@code config}: drain delay, grace
+   * period, and the time hooks get to return.
+   */
+  private static Duration longestDrain(CalloutServerConfig config) {
+    return config
+        .shutdownDrainDelay()
+        .plus(config.shutdownGracePeriod())
+        .plus(CalloutServer.HOOKS_RETURN_TIMEOUT);
+  }
+
+  /**
+   * Checks that a load balancer whose health checks run every {@code interval} and mark a backend
+   * down after {@code threshold} failures has done so, with one interval to spare, before {@code
+   * config}'s drain delay ends and the server refuses new streams.
+   */
+  private static void assertDrainDelayCovers(
+      String checker, Duration interval, long threshold, CalloutServerConfig config) {
+    assertWithMessage(
+            "%s: interval %s x unhealthy threshold %s + one interval, within the drain delay",
+            checker, interval, threshold)
+        .that(interval.multipliedBy(threshold).plus(interval))
+        .isAtMost(config.shutdownDrainDelay());
   }
 
   // Google Cloud

@@ -49,6 +49,7 @@ class RunnableJarIT {
       assertThat(output).contains("AddHeader started");
       assertThat(output).contains("ephemeral self-signed certificate");
       assertThat(output).contains("received SIGTERM: draining");
+      assertThat(output).contains("still accepting streams for PT15S (drain delay)");
       assertThat(output).contains("stopped");
     }
   }
@@ -59,7 +60,15 @@ class RunnableJarIT {
     // Standard output only: newer JVMs print their own warnings on standard error.
     try (ServerProcess server =
         ServerProcess.startWithStderrApart(
-            new ProcessBuilder(JAVA, "-jar", JAR, "--log-format", "json", "--disable-tls"),
+            new ProcessBuilder(
+                JAVA,
+                "-jar",
+                JAR,
+                "--log-format",
+                "json",
+                "--disable-tls",
+                "--shutdown-drain-delay",
+                "0s"),
             log())) {
       server.awaitHealthy(System.nanoTime());
       server.sigtermAndAssertExitZero();

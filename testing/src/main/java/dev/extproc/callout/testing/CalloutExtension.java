@@ -45,7 +45,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *
  * <p>{@link #inProcess} runs the callout's service in-process, without sockets; {@link #plaintext}
  * and {@link #tls} start the real server with only that gRPC listener on {@code 127.0.0.1}, port 0
- * (health through {@code grpc.health.v1} on it), and drive it over a socket: {@link
+ * (health through {@code grpc.health.v1} on it, no drain delay), and drive it over a socket: {@link
  * CalloutServer#plaintextAddress()} then says where it listens. Closing cancels the streams the
  * server has not closed, so the callout's {@link CalloutServer#close()} does not wait out its grace
  * period. Tests of one class may run concurrently on a class-wide extension, each on its own
@@ -209,7 +209,9 @@ public final class CalloutExtension<T extends CalloutServer>
   }
 
   private Running<T> start() throws IOException {
-    CalloutServerConfig.Builder config = CalloutServerConfig.newBuilder().combinedHealthCheck();
+    // No drain delay: no load balancer health-checks a test's server, so closing need not wait.
+    CalloutServerConfig.Builder config =
+        CalloutServerConfig.newBuilder().combinedHealthCheck().shutdownDrainDelay(Duration.ZERO);
     switch (transport) {
       case PLAINTEXT -> config.plaintextAddress("127.0.0.1:0").disableTls();
       case TLS -> config.secureAddress("127.0.0.1:0").disablePlaintext();
