@@ -50,7 +50,9 @@ final class ChildCallout implements AutoCloseable {
             "--health-check-address",
             "127.0.0.1:0"));
     command.addAll(List.of(flags));
-    Path log = Files.createTempFile(Path.of("target"), "child-callout-", ".log");
+    // The module's build directory (set by callout/pom.xml); it exists before any test runs.
+    Path logs = Files.createDirectories(Path.of(System.getProperty("callout.test.logs", "target")));
+    Path log = Files.createTempFile(logs, "child-callout-", ".log");
     return new ChildCallout(
         new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start(),
         log);
