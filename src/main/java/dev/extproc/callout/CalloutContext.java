@@ -160,8 +160,8 @@ public final class CalloutContext {
     return transformer;
   }
 
-  @Nullable BodyTransformer bodyTransformer(boolean requestDirection) {
-    return requestDirection ? requestBodyTransformer : responseBodyTransformer;
+  @Nullable BodyTransformer bodyTransformer(Direction direction) {
+    return direction == Direction.REQUEST ? requestBodyTransformer : responseBodyTransformer;
   }
 
   /**
@@ -385,7 +385,7 @@ public final class CalloutContext {
       metadataContext = request.getMetadataContext();
     }
     if (request.getAttributesCount() > 0) {
-      if (phase.isRequestDirection()) {
+      if (phase.direction() == Direction.REQUEST) {
         requestAttributes = merged(requestAttributes, request.getAttributesMap());
       } else {
         responseAttributes = merged(responseAttributes, request.getAttributesMap());
