@@ -61,11 +61,14 @@ enum Phase {
         CalloutServer server, ProcessingRequest request, CalloutContext ctx);
   }
 
-  private static final Phase[] BY_REQUEST_CASE = new Phase[RequestCase.values().length + 2];
+  // By field number: the request oneof's cases are fields 2..7, the response oneof's 1..6.
+  private static final @Nullable Phase[] BY_REQUEST_CASE = new Phase[8];
+  private static final @Nullable Phase[] BY_RESPONSE_CASE = new Phase[8];
 
   static {
     for (Phase phase : values()) {
       BY_REQUEST_CASE[RequestCase.valueOf(phase.name()).getNumber()] = phase;
+      BY_RESPONSE_CASE[phase.responseCase.getNumber()] = phase;
     }
   }
 
@@ -98,6 +101,15 @@ enum Phase {
   static @Nullable Phase of(ProcessingRequest request) {
     int number = request.getRequestCase().getNumber();
     return number < BY_REQUEST_CASE.length ? BY_REQUEST_CASE[number] : null;
+  }
+
+  /**
+   * Returns the phase that {@code response} answers by its type, or null for an immediate
+   * response, a standalone message or no response case.
+   */
+  static @Nullable Phase answeredBy(ProcessingResponse response) {
+    int number = response.getResponseCase().getNumber();
+    return number < BY_RESPONSE_CASE.length ? BY_RESPONSE_CASE[number] : null;
   }
 
   /** Runs this phase's hook on {@code server}: the default {@link CalloutServer#process}. */

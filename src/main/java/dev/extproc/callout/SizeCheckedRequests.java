@@ -21,7 +21,7 @@ import java.util.List;
 final class SizeCheckedRequests implements MethodDescriptor.Marshaller<ProcessingRequest> {
 
   /** The marker's field: the highest field number protobuf allows, which no Envoy proto uses. */
-  private static final int SIZE_FIELD = (1 << 29) - 1;
+  static final int SIZE_FIELD = (1 << 29) - 1;
 
   private final MethodDescriptor.Marshaller<ProcessingRequest> protobuf =
       ExternalProcessorGrpc.getProcessMethod().getRequestMarshaller();
