@@ -9,135 +9,117 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
 import java.util.Optional;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The two directions of an HTTP exchange, as ext_proc carries them: the request (decoding) and the
  * response (encoding). Everything that differs between them is here, each a field accessor of the
- * protos or the context, so the engine never branches on the direction itself.
+ * protos or the context, in one table, so the engine never branches on the direction itself.
  */
 enum Direction {
-  REQUEST {
-    @Override
-    BodySendMode bodyMode(CalloutContext ctx) {
-      return ctx.requestBodyMode();
-    }
+  REQUEST(
+      CalloutContext::requestBodyMode,
+      CalloutContext::requestHeaders,
+      ProcessingRequest::getRequestBody,
+      new Replies(
+          ProcessingResponse::getRequestHeaders,
+          ProcessingResponse.Builder::setRequestHeaders,
+          ProcessingResponse::getRequestBody,
+          ProcessingResponse.Builder::setRequestBody,
+          ProcessingResponse::getRequestTrailers,
+          ProcessingResponse.Builder::setRequestTrailers)),
+  RESPONSE(
+      CalloutContext::responseBodyMode,
+      CalloutContext::responseHeaders,
+      ProcessingRequest::getResponseBody,
+      new Replies(
+          ProcessingResponse::getResponseHeaders,
+          ProcessingResponse.Builder::setResponseHeaders,
+          ProcessingResponse::getResponseBody,
+          ProcessingResponse.Builder::setResponseBody,
+          ProcessingResponse::getResponseTrailers,
+          ProcessingResponse.Builder::setResponseTrailers));
 
-    @Override
-    Optional<HttpHeaders> headers(CalloutContext ctx) {
-      return ctx.requestHeaders();
-    }
+  /** The reply fields of a direction: the getter and setter of each of its three replies. */
+  private record Replies(
+      Function<ProcessingResponse, HeadersResponse> headers,
+      BiFunction<ProcessingResponse.Builder, HeadersResponse, ProcessingResponse.Builder>
+          setHeaders,
+      Function<ProcessingResponse, BodyResponse> body,
+      BiFunction<ProcessingResponse.Builder, BodyResponse, ProcessingResponse.Builder> setBody,
+      Function<ProcessingResponse, TrailersResponse> trailers,
+      BiFunction<ProcessingResponse.Builder, TrailersResponse, ProcessingResponse.Builder>
+          setTrailers) {}
 
-    @Override
-    HttpBody body(ProcessingRequest request) {
-      return request.getRequestBody();
-    }
+  @SuppressWarnings("ImmutableEnumChecker") // method references, stateless
+  private final Function<CalloutContext, BodySendMode> bodyMode;
 
-    @Override
-    HeadersResponse headersResponse(ProcessingResponse response) {
-      return response.getRequestHeaders();
-    }
+  @SuppressWarnings("ImmutableEnumChecker")
+  private final Function<CalloutContext, Optional<HttpHeaders>> headers;
 
-    @Override
-    BodyResponse bodyResponse(ProcessingResponse response) {
-      return response.getRequestBody();
-    }
+  @SuppressWarnings("ImmutableEnumChecker")
+  private final Function<ProcessingRequest, HttpBody> body;
 
-    @Override
-    TrailersResponse trailersResponse(ProcessingResponse response) {
-      return response.getRequestTrailers();
-    }
+  @SuppressWarnings("ImmutableEnumChecker")
+  private final Replies replies;
 
-    @Override
-    ProcessingResponse.Builder set(ProcessingResponse.Builder reply, HeadersResponse headers) {
-      return reply.setRequestHeaders(headers);
-    }
-
-    @Override
-    ProcessingResponse.Builder set(ProcessingResponse.Builder reply, BodyResponse body) {
-      return reply.setRequestBody(body);
-    }
-
-    @Override
-    ProcessingResponse.Builder set(ProcessingResponse.Builder reply, TrailersResponse trailers) {
-      return reply.setRequestTrailers(trailers);
-    }
-  },
-
-  RESPONSE {
-    @Override
-    BodySendMode bodyMode(CalloutContext ctx) {
-      return ctx.responseBodyMode();
-    }
-
-    @Override
-    Optional<HttpHeaders> headers(CalloutContext ctx) {
-      return ctx.responseHeaders();
-    }
-
-    @Override
-    HttpBody body(ProcessingRequest request) {
-      return request.getResponseBody();
-    }
-
-    @Override
-    HeadersResponse headersResponse(ProcessingResponse response) {
-      return response.getResponseHeaders();
-    }
-
-    @Override
-    BodyResponse bodyResponse(ProcessingResponse response) {
-      return response.getResponseBody();
-    }
-
-    @Override
-    TrailersResponse trailersResponse(ProcessingResponse response) {
-      return response.getResponseTrailers();
-    }
-
-    @Override
-    ProcessingResponse.Builder set(ProcessingResponse.Builder reply, HeadersResponse headers) {
-      return reply.setResponseHeaders(headers);
-    }
-
-    @Override
-    ProcessingResponse.Builder set(ProcessingResponse.Builder reply, BodyResponse body) {
-      return reply.setResponseBody(body);
-    }
-
-    @Override
-    ProcessingResponse.Builder set(ProcessingResponse.Builder reply, TrailersResponse trailers) {
-      return reply.setResponseTrailers(trailers);
-    }
-  };
+  Direction(
+      Function<CalloutContext, BodySendMode> bodyMode,
+      Function<CalloutContext, Optional<HttpHeaders>> headers,
+      Function<ProcessingRequest, HttpBody> body,
+      Replies replies) {
+    this.bodyMode = bodyMode;
+    this.headers = headers;
+    this.body = body;
+    this.replies = replies;
+  }
 
   /** The body mode Envoy announced for this direction. */
-  abstract BodySendMode bodyMode(CalloutContext ctx);
+  BodySendMode bodyMode(CalloutContext ctx) {
+    return bodyMode.apply(ctx);
+  }
 
   /** This direction's headers, once they arrived. */
-  abstract Optional<HttpHeaders> headers(CalloutContext ctx);
+  Optional<HttpHeaders> headers(CalloutContext ctx) {
+    return headers.apply(ctx);
+  }
 
   /** The body transformer a hook set for this direction, if any. */
-  final @Nullable BodyTransformer transformer(CalloutContext ctx) {
+  @Nullable BodyTransformer transformer(CalloutContext ctx) {
     return ctx.bodyTransformer(this);
   }
 
   /** The body chunk of a body message of this direction. */
-  abstract HttpBody body(ProcessingRequest request);
+  HttpBody body(ProcessingRequest request) {
+    return body.apply(request);
+  }
 
-  abstract HeadersResponse headersResponse(ProcessingResponse response);
+  HeadersResponse headersResponse(ProcessingResponse response) {
+    return replies.headers().apply(response);
+  }
 
-  abstract BodyResponse bodyResponse(ProcessingResponse response);
+  BodyResponse bodyResponse(ProcessingResponse response) {
+    return replies.body().apply(response);
+  }
 
-  abstract TrailersResponse trailersResponse(ProcessingResponse response);
+  TrailersResponse trailersResponse(ProcessingResponse response) {
+    return replies.trailers().apply(response);
+  }
 
   /** Sets this direction's headers response on {@code reply}. */
-  abstract ProcessingResponse.Builder set(ProcessingResponse.Builder reply, HeadersResponse headers);
+  ProcessingResponse.Builder set(ProcessingResponse.Builder reply, HeadersResponse headers) {
+    return replies.setHeaders().apply(reply, headers);
+  }
 
   /** Sets this direction's body response on {@code reply}. */
-  abstract ProcessingResponse.Builder set(ProcessingResponse.Builder reply, BodyResponse body);
+  ProcessingResponse.Builder set(ProcessingResponse.Builder reply, BodyResponse body) {
+    return replies.setBody().apply(reply, body);
+  }
 
   /** Sets this direction's trailers response on {@code reply}. */
-  abstract ProcessingResponse.Builder set(
-      ProcessingResponse.Builder reply, TrailersResponse trailers);
+  ProcessingResponse.Builder set(ProcessingResponse.Builder reply, TrailersResponse trailers) {
+    return replies.setTrailers().apply(reply, trailers);
+  }
 }

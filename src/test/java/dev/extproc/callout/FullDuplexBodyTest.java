@@ -24,7 +24,8 @@ final class FullDuplexBodyTest {
     return ByteString.copyFromUtf8(text);
   }
 
-  private static ProcessingResponse streamed(Direction direction, String body, boolean end) {
+  /** The streamed reply carrying {@code body}. */
+  static ProcessingResponse streamed(Direction direction, String body, boolean end) {
     BodyResponse response =
         BodyResponse.newBuilder()
             .setResponse(

@@ -22,7 +22,6 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
-import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
 import io.grpc.Context;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -480,17 +479,6 @@ final class StreamCoreTest {
   }
 
   private static ProcessingResponse streamed(String body, boolean endOfStream) {
-    return ProcessingResponse.newBuilder()
-        .setRequestBody(
-            BodyResponse.newBuilder()
-                .setResponse(
-                    CommonResponse.newBuilder()
-                        .setBodyMutation(
-                            BodyMutation.newBuilder()
-                                .setStreamedResponse(
-                                    StreamedBodyResponse.newBuilder()
-                                        .setBody(ByteString.copyFromUtf8(body))
-                                        .setEndOfStream(endOfStream)))))
-            .build();
+    return FullDuplexBodyTest.streamed(Direction.REQUEST, body, endOfStream);
   }
 }
