@@ -615,8 +615,7 @@ public abstract class CalloutServer implements AutoCloseable {
        * @throws IllegalArgumentException when {@code flag} was not declared
        */
       public Optional<String> value(String flag) {
-        checkArgument(commandLine.declares(flag), "flag %s was not declared", flag);
-        return Optional.ofNullable(parsed.values().get(flag)).map(CommandLine.Value::value);
+        return commandLine.value(parsed, flag, value -> value);
       }
 
       /**
@@ -629,17 +628,7 @@ public abstract class CalloutServer implements AutoCloseable {
        *     rejects the value
        */
       public <T> Optional<T> value(String flag, Function<String, ? extends T> parser) {
-        checkArgument(commandLine.declares(flag), "flag %s was not declared", flag);
-        CommandLine.Value value = parsed.values().get(flag);
-        if (value == null) {
-          return Optional.empty();
-        }
-        try {
-          return Optional.of(parser.apply(value.value()));
-        } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException(
-              value.source() + "=" + value.value() + ": " + e.getMessage(), e);
-        }
+        return commandLine.value(parsed, flag, parser);
       }
 
       /**
