@@ -107,7 +107,9 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
     try {
       CalloutContext ctx =
           new CalloutContext(
-              id, call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), io.grpc.Context.current());
+              id,
+              call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
+              io.grpc.Context.current());
       stream = new CalloutStream(shared, call, ctx);
     } catch (RuntimeException | Error e) {
       registry.refund();

@@ -117,8 +117,8 @@ final class FullDuplexBody implements BodyTransformer.Sink {
   }
 
   /**
-   * Trailers: an unfinished body ends first (its last chunk unmarked, as trailers follow), then
-   * the trailers get their reply.
+   * Trailers: an unfinished body ends first (its last chunk unmarked, as trailers follow), then the
+   * trailers get their reply.
    */
   private List<ProcessingResponse> trailers(
       Phase phase, ProcessingRequest request, CalloutServer callout, CalloutContext ctx) {

@@ -10,10 +10,10 @@ import org.jspecify.annotations.Nullable;
  * whose stream was cancelled, so neither holds a thread forever.
  *
  * <p>One daemon thread, started with the first stream, looks at every stream of the {@link
- * StreamRegistry} each tick (a
- * twentieth of the deadline, between 1 ms and 100 ms). A hook therefore costs nothing extra per
- * message beyond a clock read and two volatile writes, and a deadline fires at most one tick late.
- * The thread ends after {@link #IDLE_EXIT} without streams and starts again with the next one.
+ * StreamRegistry} each tick (a twentieth of the deadline, between 1 ms and 100 ms). A hook
+ * therefore costs nothing extra per message beyond a clock read and two volatile writes, and a
+ * deadline fires at most one tick late. The thread ends after {@link #IDLE_EXIT} without streams
+ * and starts again with the next one.
  */
 final class HookWatchdog implements AutoCloseable {
 

@@ -104,8 +104,8 @@ enum Phase {
   }
 
   /**
-   * Returns the phase that {@code response} answers by its type, or null for an immediate
-   * response, a standalone message or no response case.
+   * Returns the phase that {@code response} answers by its type, or null for an immediate response,
+   * a standalone message or no response case.
    */
   static @Nullable Phase answeredBy(ProcessingResponse response) {
     int number = response.getResponseCase().getNumber();

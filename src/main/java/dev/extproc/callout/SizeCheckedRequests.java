@@ -14,7 +14,7 @@ import java.util.List;
 
 /**
  * Parses ext_proc requests, except one over {@link CalloutServerConfig#maxInboundMessageSize()}:
- * that becomes a marker carrying its size, which {@link CalloutStream} answers with a {@code
+ * that becomes a marker carrying its size, which {@link StreamCore} answers with a {@code
  * RESOURCE_EXHAUSTED} that names the limit. gRPC's transport knows each message's length, so the
  * check costs nothing, and an oversized message is never parsed.
  */

@@ -15,13 +15,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The ext_proc protocol of one stream: one message in, its replies out. Synchronous and free of
- * threads, gRPC calls and sockets: it runs on the thread that calls it and answers through a
- * {@link Sink}, which the transport ({@link CalloutStream}) or a test provides. It owns every
- * protocol invariant:
+ * threads, gRPC calls and sockets: it runs on the thread that calls it and answers through a {@link
+ * Sink}, which the transport ({@link CalloutStream}) or a test provides. It owns every protocol
+ * invariant:
  *
  * <ul>
  *   <li>reply type and order: exactly one reply of the message's type per message, sent before the
- *       next message is taken ({@link #onMessage}; the reply itself is shaped by {@link PhaseReply});
+ *       next message is taken ({@link #onMessage}; the reply itself is shaped by {@link
+ *       PhaseReply});
  *   <li>an immediate response ends the exchange: nothing is sent after it, later messages are
  *       ignored ({@link #send});
  *   <li>observability mode: hooks run, nothing is sent ({@link #send});

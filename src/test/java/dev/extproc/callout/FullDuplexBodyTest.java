@@ -69,7 +69,8 @@ final class FullDuplexBodyTest {
     FullDuplexBody body = new FullDuplexBody(Direction.REQUEST, CONFIG);
     body.write(bytes("tail"));
 
-    assertThat(body.drainBeforeTrailers()).containsExactly(streamed(Direction.REQUEST, "tail", false));
+    assertThat(body.drainBeforeTrailers())
+        .containsExactly(streamed(Direction.REQUEST, "tail", false));
     assertThat(body.isEnded()).isTrue();
     IllegalStateException e =
         assertThrows(IllegalStateException.class, () -> body.write(bytes("more")));
@@ -86,13 +87,16 @@ final class FullDuplexBodyTest {
     List<ProcessingResponse> replies =
         body.withMetadata(
             second,
-            List.of(streamed(Direction.REQUEST, "x", false), streamed(Direction.REQUEST, "y", true)));
+            List.of(
+                streamed(Direction.REQUEST, "x", false), streamed(Direction.REQUEST, "y", true)));
 
     assertThat(replies.get(0).getDynamicMetadata().getFieldsMap()).containsKey("a");
     assertThat(replies.get(0).getDynamicMetadata().getFieldsMap()).containsKey("b");
     assertThat(replies.get(1).hasDynamicMetadata()).isFalse();
-    assertThat(body.withMetadata(null, List.of(streamed(Direction.REQUEST, "z", false))).get(0)
-            .hasDynamicMetadata())
+    assertThat(
+            body.withMetadata(null, List.of(streamed(Direction.REQUEST, "z", false)))
+                .get(0)
+                .hasDynamicMetadata())
         .isFalse();
   }
 
@@ -107,7 +111,8 @@ final class FullDuplexBodyTest {
             name,
             Value.newBuilder()
                 .setStructValue(
-                    Struct.newBuilder().putFields("k", Value.newBuilder().setStringValue("v").build()))
+                    Struct.newBuilder()
+                        .putFields("k", Value.newBuilder().setStringValue("v").build()))
                 .build())
         .build();
   }

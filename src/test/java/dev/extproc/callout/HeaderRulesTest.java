@@ -3,8 +3,8 @@ package dev.extproc.callout;
 import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.BoolValue;
+import com.google.protobuf.ByteString;
 import dev.extproc.callout.CalloutServerConfig.MutationProfile;
 import dev.extproc.callout.HeaderRules.Rule;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
@@ -59,8 +59,7 @@ final class HeaderRulesTest {
 
   @Test
   void envoyPrefix_refusedUnlessAllowedByPrefix() {
-    assertThat(rule(envoy.checkSet(set("x-envoy-retry", "1"), false)))
-        .isEqualTo(Rule.ENVOY_HEADER);
+    assertThat(rule(envoy.checkSet(set("x-envoy-retry", "1"), false))).isEqualTo(Rule.ENVOY_HEADER);
     assertThat(rule(envoy.checkRemove("x-envoy-retry"))).isEqualTo(Rule.ENVOY_HEADER);
     HeaderRules allowing = new HeaderRules(MutationProfile.ENVOY, Set.of("x-envoy-*"));
     assertThat(allowing.checkSet(set("x-envoy-retry", "1"), false)).isNull();
@@ -70,8 +69,7 @@ final class HeaderRulesTest {
   void invalidCharactersAndSizes_refused() {
     assertThat(rule(envoy.checkSet(set("x-a", "line\r\nbreak"), false)))
         .isEqualTo(Rule.INVALID_CHARACTER);
-    assertThat(rule(envoy.checkSet(set("bad key", "v"), false)))
-        .isEqualTo(Rule.INVALID_CHARACTER);
+    assertThat(rule(envoy.checkSet(set("bad key", "v"), false))).isEqualTo(Rule.INVALID_CHARACTER);
     assertThat(rule(envoy.checkSet(set("", "v"), false))).isEqualTo(Rule.KEY_SIZE);
     assertThat(rule(envoy.checkSet(set("x-a", "v".repeat(16385)), false)))
         .isEqualTo(Rule.VALUE_SIZE);
@@ -104,8 +102,7 @@ final class HeaderRulesTest {
   void pseudoHeaders_removeOrAppend_refused() {
     assertThat(rule(envoy.checkRemove(":path"))).isEqualTo(Rule.REMOVE_SYSTEM);
     assertThat(rule(envoy.checkRemove("host"))).isEqualTo(Rule.REMOVE_SYSTEM);
-    HeaderValueOption append =
-        set(":path", "/x").toBuilder().setAppend(BoolValue.of(true)).build();
+    HeaderValueOption append = set(":path", "/x").toBuilder().setAppend(BoolValue.of(true)).build();
     assertThat(rule(envoy.checkSet(append, false))).isEqualTo(Rule.APPEND_SYSTEM);
     assertThat(rule(envoy.checkSet(set(":status", "99"), false))).isEqualTo(Rule.BAD_VALUE);
     assertThat(envoy.checkSet(set(":status", "404"), false)).isNull();
@@ -117,7 +114,8 @@ final class HeaderRulesTest {
     HeaderRules.Violation violation =
         Objects.requireNonNull(serviceExtensions.checkSet(set("X-User-IP", "1.2.3.4"), false));
     assertThat(violation.rule()).isEqualTo(Rule.SERVICE_EXTENSIONS);
-    assertThat(violation.reason()).isEqualTo("Service Extensions never let a callout mutate X-user-IP");
+    assertThat(violation.reason())
+        .isEqualTo("Service Extensions never let a callout mutate X-user-IP");
     assertThat(serviceExtensions.checkSet(set("x-custom", "1"), false)).isNull();
   }
 
@@ -132,8 +130,7 @@ final class HeaderRulesTest {
   @Test
   void allowedHeaders_blankOrBareStar_refused() {
     assertThrows(
-        IllegalArgumentException.class,
-        () -> new HeaderRules(MutationProfile.ENVOY, Set.of("*")));
+        IllegalArgumentException.class, () -> new HeaderRules(MutationProfile.ENVOY, Set.of("*")));
     assertThrows(
         IllegalArgumentException.class, () -> new HeaderRules(MutationProfile.ENVOY, Set.of("")));
   }

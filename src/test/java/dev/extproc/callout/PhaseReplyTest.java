@@ -49,7 +49,8 @@ final class PhaseReplyTest {
             name,
             Value.newBuilder()
                 .setStructValue(
-                    Struct.newBuilder().putFields("k", Value.newBuilder().setStringValue(value).build()))
+                    Struct.newBuilder()
+                        .putFields("k", Value.newBuilder().setStringValue(value).build()))
                 .build())
         .build();
   }
@@ -82,8 +83,7 @@ final class PhaseReplyTest {
     IllegalStateException empty =
         assertThrows(
             IllegalStateException.class,
-            () ->
-                PhaseReply.of(Phase.RESPONSE_BODY, ProcessingResponse.getDefaultInstance(), ctx));
+            () -> PhaseReply.of(Phase.RESPONSE_BODY, ProcessingResponse.getDefaultInstance(), ctx));
     assertThat(empty).hasMessageThat().startsWith("returned a ProcessingResponse with no response");
   }
 
@@ -106,7 +106,9 @@ final class PhaseReplyTest {
         assertThrows(
             IllegalStateException.class,
             () -> PhaseReply.of(Phase.REQUEST_HEADERS, informational, ctx));
-    assertThat(e).hasMessageThat().isEqualTo("immediate_response with HTTP status 100 (expected: 200..599)");
+    assertThat(e)
+        .hasMessageThat()
+        .isEqualTo("immediate_response with HTTP status 100 (expected: 200..599)");
   }
 
   @Test
@@ -127,7 +129,8 @@ final class PhaseReplyTest {
             ProcessingResponse.newBuilder()
                 .setImmediateResponse(deny)
                 .setDynamicMetadata(
-                    namespace("hook", "2").toBuilder().putAllFields(namespace("ctx", "1").getFieldsMap()))
+                    namespace("hook", "2").toBuilder()
+                        .putAllFields(namespace("ctx", "1").getFieldsMap()))
                 .build());
   }
 
@@ -213,7 +216,9 @@ final class PhaseReplyTest {
 
     enter(Phase.REQUEST_BODY, headers, BodySendMode.STREAMED);
     ProcessingResponse streamed =
-        ProcessingResponse.newBuilder().setRequestBody(CalloutTools.addBodyMutation("hello")).build();
+        ProcessingResponse.newBuilder()
+            .setRequestBody(CalloutTools.addBodyMutation("hello"))
+            .build();
     assertThat(PhaseReply.of(Phase.REQUEST_BODY, streamed, ctx)).isSameInstanceAs(streamed);
   }
 

@@ -138,7 +138,9 @@ final class StreamCoreTest {
     return List.of(
         requestHeaders(":path", "/"),
         requestBody("a", true),
-        ProcessingRequest.newBuilder().setRequestTrailers(HttpTrailers.getDefaultInstance()).build(),
+        ProcessingRequest.newBuilder()
+            .setRequestTrailers(HttpTrailers.getDefaultInstance())
+            .build(),
         ProcessingRequest.newBuilder()
             .setResponseHeaders(CalloutTester.headers(":status", "200"))
             .build(),
@@ -341,8 +343,7 @@ final class StreamCoreTest {
                 : null;
 
     core.onMessage(
-        withModes(
-            requestHeaders("content-length", "5"), BodySendMode.BUFFERED, BodySendMode.NONE));
+        withModes(requestHeaders("content-length", "5"), BodySendMode.BUFFERED, BodySendMode.NONE));
     core.onMessage(requestBody("12345", true));
 
     HeaderValueOption contentLength =
@@ -377,8 +378,7 @@ final class StreamCoreTest {
           return null;
         };
 
-    core.onMessage(
-        withModes(requestHeaders(), BodySendMode.STREAMED, BodySendMode.BUFFERED));
+    core.onMessage(withModes(requestHeaders(), BodySendMode.STREAMED, BodySendMode.BUFFERED));
 
     assertThat(sink.sent)
         .containsExactly(
@@ -393,8 +393,7 @@ final class StreamCoreTest {
   @Test
   void fullDuplex_chunksSplitAtChunkSize_onlyLastMarked() {
     core.onMessage(
-        withModes(
-            requestHeaders(), BodySendMode.FULL_DUPLEX_STREAMED, BodySendMode.NONE));
+        withModes(requestHeaders(), BodySendMode.FULL_DUPLEX_STREAMED, BodySendMode.NONE));
     core.onMessage(requestBody("abcdef", false));
     core.onMessage(requestBody("gh", true));
 
@@ -410,11 +409,12 @@ final class StreamCoreTest {
   @Test
   void fullDuplex_trailersEndTheBody_unmarked_thenTrailersReply() {
     core.onMessage(
-        withModes(
-            requestHeaders(), BodySendMode.FULL_DUPLEX_STREAMED, BodySendMode.NONE));
+        withModes(requestHeaders(), BodySendMode.FULL_DUPLEX_STREAMED, BodySendMode.NONE));
     core.onMessage(requestBody("ab", false));
     core.onMessage(
-        ProcessingRequest.newBuilder().setRequestTrailers(HttpTrailers.getDefaultInstance()).build());
+        ProcessingRequest.newBuilder()
+            .setRequestTrailers(HttpTrailers.getDefaultInstance())
+            .build());
     core.onMessage(requestBody("late", true));
 
     assertThat(sink.sent)
@@ -439,8 +439,7 @@ final class StreamCoreTest {
                 .build();
 
     core.onMessage(
-        withModes(
-            requestHeaders(), BodySendMode.FULL_DUPLEX_STREAMED, BodySendMode.NONE));
+        withModes(requestHeaders(), BodySendMode.FULL_DUPLEX_STREAMED, BodySendMode.NONE));
 
     assertThat(sink.sent).isEmpty();
     assertThat(sink.closes.get(0).getDescription())

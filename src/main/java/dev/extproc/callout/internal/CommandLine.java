@@ -208,8 +208,7 @@ public final class CommandLine {
    * @throws IllegalArgumentException when {@code flag} was not declared, or {@code parser} rejects
    *     the value
    */
-  public <T> Optional<T> value(
-      Parsed parsed, String flag, Function<String, ? extends T> parser) {
+  public <T> Optional<T> value(Parsed parsed, String flag, Function<String, ? extends T> parser) {
     checkArgument(declares(flag), "flag %s was not declared", flag);
     Value value = parsed.values().get(flag);
     if (value == null) {
