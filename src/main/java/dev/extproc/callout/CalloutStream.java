@@ -115,7 +115,12 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
       registry.refund();
       throw e;
     }
-    stream.start();
+    try {
+      stream.start();
+    } catch (RuntimeException | Error e) {
+      registry.release(stream);
+      throw e;
+    }
     return stream;
   }
 
@@ -129,11 +134,11 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
 
   /** Asks for the first message and runs {@code onStreamStart}. */
   private void start() {
+    shared.registry().add(this);
     shared.metrics().streamStarted();
     if (logger.isDebugEnabled()) {
       logger.debug("[{}] stream opened by {}", ctx.streamId(), ctx.peerAddress().orElse(null));
     }
-    shared.registry().add(this);
     call.request(1);
     submit(Signal.START, shared.overridesStreamStart());
   }

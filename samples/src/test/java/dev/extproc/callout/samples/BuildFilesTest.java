@@ -55,7 +55,7 @@ class BuildFilesTest {
 
     assertThat(child(bom, "version")).isEqualTo(version);
     List<String> modules = new ArrayList<>();
-    for (String module : child(parent, "modules").split("\\s+")) {
+    for (String module : child(parent, "modules").split("\\s+", 0)) {
       modules.add(module);
     }
     assertThat(modules).containsExactly("callout", "testing", "samples", "bench", "bom");
