@@ -72,7 +72,7 @@ public final class CalloutContext {
   private @Nullable HttpHeaders responseHeaders;
   private @Nullable BodyTransformer requestBodyTransformer;
   private @Nullable BodyTransformer responseBodyTransformer;
-  private @Nullable Consumer<ProcessingResponse> standaloneSender;
+  private StreamCore.@Nullable Sink standaloneSender;
   private Metadata metadataContext = Metadata.getDefaultInstance();
   private @Nullable ProtocolConfiguration protocolConfig;
   private boolean observabilityMode;
@@ -215,7 +215,7 @@ public final class CalloutContext {
     }
     timeoutExtended = true;
     if (standaloneSender != null && !observabilityMode) {
-      standaloneSender.accept(
+      standaloneSender.sendStandalone(
           ProcessingResponse.newBuilder()
               .setOverrideMessageTimeout(
                   com.google.protobuf.Duration.newBuilder()
@@ -225,7 +225,7 @@ public final class CalloutContext {
     }
   }
 
-  void standaloneSender(Consumer<ProcessingResponse> sender) {
+  void standaloneSender(StreamCore.Sink sender) {
     standaloneSender = sender;
   }
 

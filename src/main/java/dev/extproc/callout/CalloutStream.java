@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
  * <p>gRPC delivers a call's callbacks one at a time, so most fields need no locking. The exception
  * is the {@link HookWatchdog}: it may end the stream while a hook runs (deadline) or interrupt a
  * cancelled stream's hook. The {@code hook} word (a generation counter and a state) decides, by
- * compare-and-set, whether the hook's return or the watchdog wins; the watchdog then acts under
- * {@code lock}, which the hook thread takes before it goes on.
+ * compare-and-set, whether the hook's return or the watchdog wins; the watchdog then acts holding
+ * this object's monitor, which the hook thread takes before it goes on (nothing else locks it).
  */
 final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
     implements StreamCore.Sink, StreamRegistry.Stream {
@@ -69,13 +69,9 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
   private int unfinished; // guarded by queueLock: messages delivered and not yet processed
   private boolean owed; // guarded by queueLock: a request(1) held back by flow control
 
-  /** Taken by the watchdog when it acts, and by the hook thread that lost the race to it. */
-  private final Object lock = new Object();
-
   /** (generation << 2) | state of the hook for the current message. */
   private volatile long hook;
 
-  private long ticket; // the hook word of the running hook, confined to the thread running it
   private volatile long hookStartNanos;
   private volatile @Nullable Thread hookThread;
   private @Nullable Phase hookPhase; // published by the volatile write of hook
@@ -89,7 +85,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
     this.ctx = ctx;
     this.hookExecutor = shared.hookExecutor();
     this.core = new StreamCore(shared, ctx, this);
-    ctx.standaloneSender(this::sendStandalone);
+    ctx.standaloneSender(this);
   }
 
   /**
@@ -274,18 +270,19 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
     hookThread = Thread.currentThread();
     long now = System.nanoTime();
     hookStartNanos = now;
-    ticket = (((hook >>> 2) + 1) << 2) | RUNNING;
-    hook = ticket;
+    hook = (((hook >>> 2) + 1) << 2) | RUNNING;
     return now;
   }
 
   /** Clears an interrupt the watchdog sent when it got there first. */
   @Override
   public boolean hookReturned() {
-    if (HOOK.compareAndSet(this, ticket, (ticket & ~STATE_MASK) | IDLE)) {
+    // Only this thread changes the generation; the watchdog only changes the state, from RUNNING.
+    long generation = hook & ~STATE_MASK;
+    if (HOOK.compareAndSet(this, generation | RUNNING, generation | IDLE)) {
       return true;
     }
-    synchronized (lock) {
+    synchronized (this) {
       // The watchdog has finished with this stream: the interrupt was meant for the hook alone.
       boolean interrupted = Thread.interrupted();
       logger.debug("[{}] hook thread interrupted: {}", ctx.streamId(), interrupted);
@@ -304,7 +301,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
     if (!late && !ctx.isCancelled()) {
       return;
     }
-    synchronized (lock) {
+    synchronized (this) {
       if (!HOOK.compareAndSet(
           this, running, (running & ~STATE_MASK) | (late ? TIMED_OUT : INTERRUPTED))) {
         return;
@@ -339,10 +336,10 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
 
   // ---- Output ----
 
-  /** Sends a message outside the one-reply-per-message order (override_message_timeout). */
-  private void sendStandalone(ProcessingResponse message) {
+  @Override
+  public void sendStandalone(ProcessingResponse message) {
     // The hook is running, so the watchdog may be closing the call at this moment.
-    synchronized (lock) {
+    synchronized (this) {
       if (!closed && !ctx.isCancelled()) {
         send(message);
       }

@@ -44,6 +44,12 @@ final class StreamCore {
     /** Sends {@code reply} to Envoy. */
     void send(ProcessingResponse reply);
 
+    /**
+     * Sends {@code message} at once, outside the one-reply-per-message order, unless the stream is
+     * closed or cancelled: a standalone {@code override_message_timeout} from the running hook.
+     */
+    void sendStandalone(ProcessingResponse message);
+
     /** Closes the stream with {@code status}, once; later calls do nothing. */
     void close(Status status, @Nullable Metadata trailers);
 

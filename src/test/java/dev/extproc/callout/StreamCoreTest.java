@@ -51,6 +51,11 @@ final class StreamCoreTest {
     }
 
     @Override
+    public void sendStandalone(ProcessingResponse message) {
+      sent.add(message);
+    }
+
+    @Override
     public void close(Status status, @Nullable Metadata trailers) {
       closes.add(status);
     }
@@ -109,7 +114,9 @@ final class StreamCoreTest {
             false,
             false,
             false);
-    return new StreamCore(shared, new CalloutContext(id, null, grpcContext), sink);
+    CalloutContext ctx = new CalloutContext(id, null, grpcContext);
+    ctx.standaloneSender(sink);
+    return new StreamCore(shared, ctx, sink);
   }
 
   private static ProcessingRequest requestHeaders(String... keysAndValues) {
@@ -277,6 +284,25 @@ final class StreamCoreTest {
     assertThat(sink.hooks).isEqualTo(1);
     assertThat(sink.sent).isEmpty();
     assertThat(sink.closes).isEmpty();
+  }
+
+  @Test
+  void extendMessageTimeout_standaloneMessageBeforeTheReply() {
+    callout.reply =
+        (request, ctx) -> {
+          ctx.extendMessageTimeout(Duration.ofSeconds(2));
+          return null;
+        };
+
+    core.onMessage(requestHeaders());
+
+    assertThat(sink.sent)
+        .containsExactly(
+            ProcessingResponse.newBuilder()
+                .setOverrideMessageTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(2))
+                .build(),
+            Phase.REQUEST_HEADERS.continueResponse())
+        .inOrder();
   }
 
   @Test
