@@ -72,7 +72,7 @@ public final class CalloutContext {
   private @Nullable HttpHeaders responseHeaders;
   private @Nullable BodyTransformer requestBodyTransformer;
   private @Nullable BodyTransformer responseBodyTransformer;
-  private @Nullable Consumer<ProcessingResponse> standaloneSender;
+  private StreamCore.@Nullable Sink standaloneSender;
   private Metadata metadataContext = Metadata.getDefaultInstance();
   private @Nullable ProtocolConfiguration protocolConfig;
   private boolean observabilityMode;
@@ -160,8 +160,8 @@ public final class CalloutContext {
     return transformer;
   }
 
-  @Nullable BodyTransformer bodyTransformer(boolean requestDirection) {
-    return requestDirection ? requestBodyTransformer : responseBodyTransformer;
+  @Nullable BodyTransformer bodyTransformer(Direction direction) {
+    return direction == Direction.REQUEST ? requestBodyTransformer : responseBodyTransformer;
   }
 
   /**
@@ -215,7 +215,7 @@ public final class CalloutContext {
     }
     timeoutExtended = true;
     if (standaloneSender != null && !observabilityMode) {
-      standaloneSender.accept(
+      standaloneSender.sendStandalone(
           ProcessingResponse.newBuilder()
               .setOverrideMessageTimeout(
                   com.google.protobuf.Duration.newBuilder()
@@ -225,7 +225,7 @@ public final class CalloutContext {
     }
   }
 
-  void standaloneSender(Consumer<ProcessingResponse> sender) {
+  void standaloneSender(StreamCore.Sink sender) {
     standaloneSender = sender;
   }
 
@@ -385,7 +385,7 @@ public final class CalloutContext {
       metadataContext = request.getMetadataContext();
     }
     if (request.getAttributesCount() > 0) {
-      if (phase.isRequestDirection()) {
+      if (phase.direction() == Direction.REQUEST) {
         requestAttributes = merged(requestAttributes, request.getAttributesMap());
       } else {
         responseAttributes = merged(responseAttributes, request.getAttributesMap());

@@ -18,7 +18,7 @@ import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import io.prometheus.metrics.model.snapshots.Unit;
-import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -42,9 +42,9 @@ abstract class CalloutMetrics {
   static final CalloutMetrics OFF = new Off();
 
   /** Returns recording metrics when {@code config} serves them, else {@link #OFF}. */
-  static CalloutMetrics create(CalloutServerConfig config) {
+  static CalloutMetrics create(CalloutServerConfig config, IntSupplier openStreams) {
     return config.isMetricsEnabled() && config.healthCheckAddress().isPresent()
-        ? new Recording()
+        ? new Recording(openStreams)
         : OFF;
   }
 
@@ -96,18 +96,17 @@ abstract class CalloutMetrics {
     private static final double NANOS_PER_SECOND = 1e9;
 
     private final PrometheusRegistry registry = new PrometheusRegistry();
-    private final LongAdder active = new LongAdder();
     private final CounterDataPoint streams;
     private final CounterDataPoint[] ended;
     private final CounterDataPoint[] messages;
     private final DistributionDataPoint[] hookSeconds;
     private final CounterDataPoint[] immediateResponses;
 
-    Recording() {
+    Recording(IntSupplier openStreams) {
       GaugeWithCallback.builder()
           .name("callout_streams_active")
           .help("ext_proc streams open now.")
-          .callback(callback -> callback.call((double) active.sum()))
+          .callback(callback -> callback.call(openStreams.getAsInt()))
           .register(registry);
       streams =
           Counter.builder()
@@ -173,7 +172,6 @@ abstract class CalloutMetrics {
 
     @Override
     void streamStarted() {
-      active.increment();
       streams.inc();
     }
 
@@ -194,7 +192,6 @@ abstract class CalloutMetrics {
 
     @Override
     void streamEnded(Status.Code code) {
-      active.decrement();
       ended[code.ordinal()].inc();
     }
   }

@@ -16,9 +16,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.HttpTrailers;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
-import io.grpc.Grpc;
 import io.grpc.MethodDescriptor;
-import io.grpc.ServerCall;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import java.io.IOException;
@@ -31,7 +29,6 @@ import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -88,10 +85,8 @@ public abstract class CalloutServer implements AutoCloseable {
   private final boolean overridesStreamStart;
   private final boolean overridesStreamEnd;
   private final MutationGuard guard;
-  private final HookWatchdog watchdog;
+  private final StreamRegistry streams;
   private final CalloutMetrics metrics;
-  private final AtomicLong streamIds = new AtomicLong();
-  private final StreamLimit streams;
   private final Object lock = new Object();
   private @Nullable Listeners listeners;
   private boolean closed;
@@ -106,8 +101,7 @@ public abstract class CalloutServer implements AutoCloseable {
   /** Creates a callout with {@code config}. */
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
-    this.watchdog = new HookWatchdog(config.hookDeadline());
-    this.streams = new StreamLimit(config.maxConcurrentStreams());
+    this.streams = new StreamRegistry(config.maxConcurrentStreams(), config.hookDeadline());
     this.overridesProcess =
         declares(getClass(), "process", ProcessingRequest.class, CalloutContext.class);
     this.overridesStreamStart = declares(getClass(), "onStreamStart", CalloutContext.class);
@@ -116,7 +110,7 @@ public abstract class CalloutServer implements AutoCloseable {
     this.guard =
         new MutationGuard(
             config.mutationPolicy(), config.mutationProfile(), config.allowedMutationHeaders());
-    this.metrics = CalloutMetrics.create(config);
+    this.metrics = CalloutMetrics.create(config, streams::open);
   }
 
   /**
@@ -231,36 +225,8 @@ public abstract class CalloutServer implements AutoCloseable {
    * anything else ends the stream with {@code INTERNAL}.
    */
   protected @Nullable ProcessingResponse process(ProcessingRequest request, CalloutContext ctx) {
-    ProcessingResponse.Builder reply = ProcessingResponse.newBuilder();
-    switch (request.getRequestCase()) {
-      case REQUEST_HEADERS -> {
-        HeadersResponse r = onRequestHeaders(request.getRequestHeaders(), ctx);
-        return r == null ? null : reply.setRequestHeaders(r).build();
-      }
-      case RESPONSE_HEADERS -> {
-        HeadersResponse r = onResponseHeaders(request.getResponseHeaders(), ctx);
-        return r == null ? null : reply.setResponseHeaders(r).build();
-      }
-      case REQUEST_BODY -> {
-        BodyResponse r = onRequestBody(request.getRequestBody(), ctx);
-        return r == null ? null : reply.setRequestBody(r).build();
-      }
-      case RESPONSE_BODY -> {
-        BodyResponse r = onResponseBody(request.getResponseBody(), ctx);
-        return r == null ? null : reply.setResponseBody(r).build();
-      }
-      case REQUEST_TRAILERS -> {
-        TrailersResponse r = onRequestTrailers(request.getRequestTrailers(), ctx);
-        return r == null ? null : reply.setRequestTrailers(r).build();
-      }
-      case RESPONSE_TRAILERS -> {
-        TrailersResponse r = onResponseTrailers(request.getResponseTrailers(), ctx);
-        return r == null ? null : reply.setResponseTrailers(r).build();
-      }
-      default -> {
-        return null;
-      }
-    }
+    Phase phase = Phase.of(request);
+    return phase == null ? null : phase.callHook(this, request, ctx);
   }
 
   // ---- Lifecycle ----
@@ -270,30 +236,20 @@ public abstract class CalloutServer implements AutoCloseable {
    * callout's hooks, to add to a gRPC server you run yourself (or an in-process test server).
    */
   public final ServerServiceDefinition service() {
-    Executor executor = hookExecutor();
+    StreamCore.Shared shared =
+        new StreamCore.Shared(
+            this,
+            guard,
+            metrics,
+            streams,
+            hookExecutor(),
+            overridesProcess,
+            overridesStreamStart,
+            overridesStreamEnd);
     MethodDescriptor<ProcessingRequest, ProcessingResponse> process =
         SizeCheckedRequests.processMethod(config.maxInboundMessageSize());
     return ServerServiceDefinition.builder(SizeCheckedRequests.service(process))
-        .addMethod(
-            process,
-            (call, headers) -> {
-              if (!streams.admit(call)) {
-                return new ServerCall.Listener<>() {};
-              }
-              try {
-                CalloutContext ctx =
-                    new CalloutContext(
-                        streamIds.incrementAndGet(),
-                        call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
-                        io.grpc.Context.current());
-                CalloutStream stream = new CalloutStream(this, call, ctx, executor);
-                stream.start();
-                return stream;
-              } catch (RuntimeException | Error e) {
-                streams.release();
-                throw e;
-              }
-            })
+        .addMethod(process, (call, headers) -> CalloutStream.open(shared, call))
         .build();
   }
 
@@ -363,7 +319,7 @@ public abstract class CalloutServer implements AutoCloseable {
    * to {@link #HOOKS_RETURN_TIMEOUT}; then interrupts what still runs.
    */
   private void stopHooks() {
-    watchdog.close();
+    streams.close();
     ExecutorService executor;
     synchronized (lock) {
       executor = hookExecutor;
@@ -452,32 +408,8 @@ public abstract class CalloutServer implements AutoCloseable {
     return streams.open();
   }
 
-  MutationGuard guard() {
-    return guard;
-  }
-
-  HookWatchdog watchdog() {
-    return watchdog;
-  }
-
-  StreamLimit streamLimit() {
-    return streams;
-  }
-
   CalloutMetrics metrics() {
     return metrics;
-  }
-
-  boolean overridesProcess() {
-    return overridesProcess;
-  }
-
-  boolean overridesStreamStart() {
-    return overridesStreamStart;
-  }
-
-  boolean overridesStreamEnd() {
-    return overridesStreamEnd;
   }
 
   /** Whether a subclass between {@code type} and this class declares the given method. */
@@ -687,8 +619,7 @@ public abstract class CalloutServer implements AutoCloseable {
        * @throws IllegalArgumentException when {@code flag} was not declared
        */
       public Optional<String> value(String flag) {
-        checkArgument(commandLine.declares(flag), "flag %s was not declared", flag);
-        return Optional.ofNullable(parsed.values().get(flag)).map(CommandLine.Value::value);
+        return commandLine.value(parsed, flag, value -> value);
       }
 
       /**
@@ -701,17 +632,7 @@ public abstract class CalloutServer implements AutoCloseable {
        *     rejects the value
        */
       public <T> Optional<T> value(String flag, Function<String, ? extends T> parser) {
-        checkArgument(commandLine.declares(flag), "flag %s was not declared", flag);
-        CommandLine.Value value = parsed.values().get(flag);
-        if (value == null) {
-          return Optional.empty();
-        }
-        try {
-          return Optional.of(parser.apply(value.value()));
-        } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException(
-              value.source() + "=" + value.value() + ": " + e.getMessage(), e);
-        }
+        return commandLine.value(parsed, flag, parser);
       }
 
       /**

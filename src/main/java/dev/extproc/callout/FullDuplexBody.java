@@ -5,19 +5,23 @@ import com.google.protobuf.Struct;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
+import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One direction's body in FULL_DUPLEX_STREAMED mode: collects what the hook or transformer writes
- * for each received chunk and turns it into {@code streamed_response} replies of at most the
- * configured chunk size, the last one marked {@code end_of_stream} only once Envoy's body ended.
+ * One direction's body in FULL_DUPLEX_STREAMED mode, where replies do not pair with messages: each
+ * received chunk goes through the direction's {@link BodyTransformer} or its body hook, and what
+ * they write becomes {@code streamed_response} replies of at most the configured chunk size, the
+ * last one marked {@code end_of_stream} only once Envoy's body ended (or trailers followed it).
  */
 final class FullDuplexBody implements BodyTransformer.Sink {
-  private final boolean requestDirection;
+  private final Direction direction;
   private final int chunkSize;
   private final int bufferLimit;
   private final List<ByteString> written = new ArrayList<>();
@@ -25,8 +29,8 @@ final class FullDuplexBody implements BodyTransformer.Sink {
   private boolean ended;
   private @Nullable Struct pendingMetadata;
 
-  FullDuplexBody(boolean requestDirection, CalloutServerConfig config) {
-    this.requestDirection = requestDirection;
+  FullDuplexBody(Direction direction, CalloutServerConfig config) {
+    this.direction = direction;
     this.chunkSize = config.streamedChunkSize();
     this.bufferLimit = config.maxBufferedBodySize();
   }
@@ -46,6 +50,90 @@ final class FullDuplexBody implements BodyTransformer.Sink {
     return bufferLimit;
   }
 
+  /**
+   * Returns the replies to a message of {@code phase}, a body chunk or trailers of this body's
+   * direction, running the hook or transformer on {@code callout}.
+   */
+  List<ProcessingResponse> respond(
+      Phase phase, ProcessingRequest request, CalloutServer callout, CalloutContext ctx) {
+    return phase.kind() == Phase.Kind.BODY
+        ? chunk(phase, request, callout, ctx)
+        : trailers(phase, request, callout, ctx);
+  }
+
+  /**
+   * One chunk: through the transformer when there is one, else through the body hook, whose reply
+   * for the chunk ({@code null}: unchanged; a body: replaced; {@code clear_body}: dropped) becomes
+   * streamed output.
+   */
+  private List<ProcessingResponse> chunk(
+      Phase phase, ProcessingRequest request, CalloutServer callout, CalloutContext ctx) {
+    if (ended) {
+      // Envoy never sends one; there is nowhere to put it once the last chunk was marked.
+      throw Status.INVALID_ARGUMENT
+          .withDescription(
+              phase.wireName()
+                  + " after the end of the body (end_of_stream or trailers) in"
+                  + " FULL_DUPLEX_STREAMED mode")
+          .asRuntimeException();
+    }
+    HttpBody chunk = direction.body(request);
+    started = true;
+    BodyTransformer transformer = direction.transformer(ctx);
+    Struct metadata = null;
+    if (transformer != null) {
+      transformer.onChunk(chunk.getBody(), this);
+      if (chunk.getEndOfStream()) {
+        transformer.onEnd(this);
+      }
+    } else {
+      ProcessingResponse returned = callout.process(request, ctx);
+      if (ctx.immediateResponse() != null
+          || (returned != null && returned.hasImmediateResponse())) {
+        return List.of(PhaseReply.of(phase, returned, ctx));
+      }
+      if (returned == null) {
+        write(chunk.getBody());
+      } else {
+        PhaseReply.checkResponseCase(phase, returned);
+        if (returned.hasDynamicMetadata()) {
+          PhaseReply.checkNamespaces(returned.getDynamicMetadata());
+          metadata = returned.getDynamicMetadata();
+        }
+        BodyMutation mutation = direction.bodyResponse(returned).getResponse().getBodyMutation();
+        switch (mutation.getMutationCase()) {
+          case BODY -> write(mutation.getBody());
+          case STREAMED_RESPONSE -> write(mutation.getStreamedResponse().getBody());
+          case CLEAR_BODY -> {}
+          default -> write(chunk.getBody());
+        }
+      }
+    }
+    Struct attached = ctx.dynamicMetadata();
+    if (attached != null) {
+      metadata = metadata == null ? attached : PhaseReply.merge(metadata, attached);
+    }
+    return withMetadata(metadata, drain(chunk.getEndOfStream()));
+  }
+
+  /**
+   * Trailers: an unfinished body ends first (its last chunk unmarked, as trailers follow), then the
+   * trailers get their reply.
+   */
+  private List<ProcessingResponse> trailers(
+      Phase phase, ProcessingRequest request, CalloutServer callout, CalloutContext ctx) {
+    List<ProcessingResponse> replies = new ArrayList<>();
+    if (isOpen()) {
+      BodyTransformer transformer = direction.transformer(ctx);
+      if (transformer != null) {
+        transformer.onEnd(this);
+      }
+      replies.addAll(drainBeforeTrailers());
+    }
+    replies.add(PhaseReply.of(phase, callout.process(request, ctx), ctx));
+    return withMetadata(null, replies);
+  }
+
   /** Whether a body chunk arrived and the body has not ended yet. */
   boolean isOpen() {
     return started && !ended;
@@ -54,10 +142,6 @@ final class FullDuplexBody implements BodyTransformer.Sink {
   /** Whether the body ended: its last chunk arrived, or trailers followed it. */
   boolean isEnded() {
     return ended;
-  }
-
-  void markStarted() {
-    started = true;
   }
 
   /**
@@ -128,8 +212,6 @@ final class FullDuplexBody implements BodyTransformer.Sink {
                                     .setBody(body)
                                     .setEndOfStream(endOfStream))))
             .build();
-    ProcessingResponse.Builder reply = ProcessingResponse.newBuilder();
-    return (requestDirection ? reply.setRequestBody(response) : reply.setResponseBody(response))
-        .build();
+    return direction.set(ProcessingResponse.newBuilder(), response).build();
   }
 }

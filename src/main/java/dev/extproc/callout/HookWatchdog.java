@@ -1,8 +1,6 @@
 package dev.extproc.callout;
 
 import java.time.Duration;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
@@ -11,10 +9,11 @@ import org.jspecify.annotations.Nullable;
  * Ends streams whose hook overruns {@link CalloutServerConfig#hookDeadline()} and interrupts hooks
  * whose stream was cancelled, so neither holds a thread forever.
  *
- * <p>One daemon thread, started with the first stream, looks at every open stream each tick (a
- * twentieth of the deadline, between 1 ms and 100 ms). A hook therefore costs nothing extra per
- * message beyond a clock read and two volatile writes, and a deadline fires at most one tick late.
- * The thread ends after {@link #IDLE_EXIT} without streams and starts again with the next one.
+ * <p>One daemon thread, started with the first stream, looks at every stream of the {@link
+ * StreamRegistry} each tick (a twentieth of the deadline, between 1 ms and 100 ms). A hook
+ * therefore costs nothing extra per message beyond a clock read and two volatile writes, and a
+ * deadline fires at most one tick late. The thread ends after {@link #IDLE_EXIT} without streams
+ * and starts again with the next one.
  */
 final class HookWatchdog implements AutoCloseable {
 
@@ -24,13 +23,14 @@ final class HookWatchdog implements AutoCloseable {
 
   private final long deadlineNanos;
   private final long tickNanos;
-  private final Set<CalloutStream> streams = ConcurrentHashMap.newKeySet();
+  private final StreamRegistry registry;
   private final Object lock = new Object();
   private @Nullable Thread thread;
   private volatile boolean started;
   private volatile boolean closed;
 
-  HookWatchdog(Duration deadline) {
+  HookWatchdog(Duration deadline, StreamRegistry registry) {
+    this.registry = registry;
     this.deadlineNanos = deadline.toNanos();
     this.tickNanos =
         deadlineNanos == 0
@@ -43,15 +43,11 @@ final class HookWatchdog implements AutoCloseable {
     return deadlineNanos;
   }
 
-  void watch(CalloutStream stream) {
-    streams.add(stream);
+  /** A stream was added to the registry: starts the thread unless it runs. */
+  void watch() {
     if (!started) {
       startThread();
     }
-  }
-
-  void unwatch(CalloutStream stream) {
-    streams.remove(stream);
   }
 
   private void startThread() {
@@ -72,9 +68,9 @@ final class HookWatchdog implements AutoCloseable {
     while (!closed) {
       LockSupport.parkNanos(this, tickNanos);
       long now = System.nanoTime();
-      if (!streams.isEmpty()) {
+      if (!registry.streams().isEmpty()) {
         idleSince = now;
-        for (CalloutStream stream : streams) {
+        for (StreamRegistry.Stream stream : registry.streams()) {
           stream.checkHook(now, deadlineNanos);
         }
       } else if (now - idleSince > IDLE_EXIT.toNanos() && stopIfIdle()) {
@@ -86,14 +82,14 @@ final class HookWatchdog implements AutoCloseable {
   /** Ends the thread unless a stream came meanwhile; the next {@link #watch} starts a new one. */
   private boolean stopIfIdle() {
     synchronized (lock) {
-      if (!streams.isEmpty()) {
+      if (!registry.streams().isEmpty()) {
         return false;
       }
       started = false;
       thread = null;
     }
     // A stream added just before started turned false saw it still true: start again for it.
-    if (!streams.isEmpty()) {
+    if (!registry.streams().isEmpty()) {
       startThread();
     }
     return true;

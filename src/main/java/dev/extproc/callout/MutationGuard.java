@@ -104,43 +104,32 @@ final class MutationGuard {
     if (policy == MutationPolicy.OFF) {
       return response;
     }
-    return switch (response.getResponseCase()) {
-      case REQUEST_HEADERS -> {
-        HeadersResponse in = response.getRequestHeaders();
+    if (response.hasImmediateResponse()) {
+      ImmediateResponse in = response.getImmediateResponse();
+      ImmediateResponse out = checkImmediate(in, streamId);
+      return out == in ? response : response.toBuilder().setImmediateResponse(out).build();
+    }
+    Phase phase = Phase.answeredBy(response);
+    if (phase == null) {
+      return response;
+    }
+    Direction direction = phase.direction();
+    return switch (phase.kind()) {
+      case HEADERS -> {
+        HeadersResponse in = direction.headersResponse(response);
         HeadersResponse out = checkHeaders(in, requestDirection, streamId);
-        yield out == in ? response : response.toBuilder().setRequestHeaders(out).build();
+        yield out == in ? response : direction.set(response.toBuilder(), out).build();
       }
-      case RESPONSE_HEADERS -> {
-        HeadersResponse in = response.getResponseHeaders();
-        HeadersResponse out = checkHeaders(in, requestDirection, streamId);
-        yield out == in ? response : response.toBuilder().setResponseHeaders(out).build();
-      }
-      case REQUEST_BODY -> {
-        BodyResponse in = response.getRequestBody();
+      case BODY -> {
+        BodyResponse in = direction.bodyResponse(response);
         BodyResponse out = checkBody(in, requestDirection, streamId);
-        yield out == in ? response : response.toBuilder().setRequestBody(out).build();
+        yield out == in ? response : direction.set(response.toBuilder(), out).build();
       }
-      case RESPONSE_BODY -> {
-        BodyResponse in = response.getResponseBody();
-        BodyResponse out = checkBody(in, requestDirection, streamId);
-        yield out == in ? response : response.toBuilder().setResponseBody(out).build();
-      }
-      case REQUEST_TRAILERS -> {
-        TrailersResponse in = response.getRequestTrailers();
+      case TRAILERS -> {
+        TrailersResponse in = direction.trailersResponse(response);
         TrailersResponse out = checkTrailers(in, streamId);
-        yield out == in ? response : response.toBuilder().setRequestTrailers(out).build();
+        yield out == in ? response : direction.set(response.toBuilder(), out).build();
       }
-      case RESPONSE_TRAILERS -> {
-        TrailersResponse in = response.getResponseTrailers();
-        TrailersResponse out = checkTrailers(in, streamId);
-        yield out == in ? response : response.toBuilder().setResponseTrailers(out).build();
-      }
-      case IMMEDIATE_RESPONSE -> {
-        ImmediateResponse in = response.getImmediateResponse();
-        ImmediateResponse out = checkImmediate(in, streamId);
-        yield out == in ? response : response.toBuilder().setImmediateResponse(out).build();
-      }
-      default -> response;
     };
   }
 

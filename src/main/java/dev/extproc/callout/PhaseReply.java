@@ -10,7 +10,6 @@ import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
-import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
@@ -130,17 +129,10 @@ final class PhaseReply {
 
   private static void checkContinueAndReplace(
       Phase phase, ProcessingResponse response, CalloutContext ctx) {
-    if (phase != Phase.REQUEST_HEADERS && phase != Phase.RESPONSE_HEADERS) {
-      return;
-    }
-    HeadersResponse headers =
-        phase == Phase.REQUEST_HEADERS
-            ? response.getRequestHeaders()
-            : response.getResponseHeaders();
-    BodySendMode mode =
-        phase == Phase.REQUEST_HEADERS ? ctx.requestBodyMode() : ctx.responseBodyMode();
-    if (headers.getResponse().getStatus() == CommonResponse.ResponseStatus.CONTINUE_AND_REPLACE
-        && mode == BodySendMode.FULL_DUPLEX_STREAMED) {
+    if (phase.kind() == Phase.Kind.HEADERS
+        && phase.direction().headersResponse(response).getResponse().getStatus()
+            == CommonResponse.ResponseStatus.CONTINUE_AND_REPLACE
+        && phase.direction().bodyMode(ctx) == BodySendMode.FULL_DUPLEX_STREAMED) {
       throw new IllegalStateException(
           "CONTINUE_AND_REPLACE is not allowed in FULL_DUPLEX_STREAMED body mode");
     }
@@ -153,12 +145,11 @@ final class PhaseReply {
    */
   private static ProcessingResponse withContentLength(
       Phase phase, ProcessingResponse response, CalloutContext ctx) {
-    boolean request = phase == Phase.REQUEST_BODY;
-    if ((!request && phase != Phase.RESPONSE_BODY)
-        || (request ? ctx.requestBodyMode() : ctx.responseBodyMode()) != BodySendMode.BUFFERED) {
+    Direction direction = phase.direction();
+    if (phase.kind() != Phase.Kind.BODY || direction.bodyMode(ctx) != BodySendMode.BUFFERED) {
       return response;
     }
-    BodyResponse body = request ? response.getRequestBody() : response.getResponseBody();
+    BodyResponse body = direction.bodyResponse(response);
     BodyMutation mutation = body.getResponse().getBodyMutation();
     long length;
     switch (mutation.getMutationCase()) {
@@ -168,7 +159,7 @@ final class PhaseReply {
         return response;
       }
     }
-    HttpHeaders headers = (request ? ctx.requestHeaders() : ctx.responseHeaders()).orElse(null);
+    HttpHeaders headers = direction.headers(ctx).orElse(null);
     if (headers == null) {
       return response;
     }
@@ -196,8 +187,6 @@ final class PhaseReply {
                                             .setRawValue(
                                                 ByteString.copyFromUtf8(String.valueOf(length)))))))
             .build();
-    return request
-        ? response.toBuilder().setRequestBody(fixed).build()
-        : response.toBuilder().setResponseBody(fixed).build();
+    return direction.set(response.toBuilder(), fixed).build();
   }
 }

@@ -14,14 +14,14 @@ import java.util.List;
 
 /**
  * Parses ext_proc requests, except one over {@link CalloutServerConfig#maxInboundMessageSize()}:
- * that becomes a marker carrying its size, which {@link CalloutStream} answers with a {@code
+ * that becomes a marker carrying its size, which {@link StreamCore} answers with a {@code
  * RESOURCE_EXHAUSTED} that names the limit. gRPC's transport knows each message's length, so the
  * check costs nothing, and an oversized message is never parsed.
  */
 final class SizeCheckedRequests implements MethodDescriptor.Marshaller<ProcessingRequest> {
 
   /** The marker's field: the highest field number protobuf allows, which no Envoy proto uses. */
-  private static final int SIZE_FIELD = (1 << 29) - 1;
+  static final int SIZE_FIELD = (1 << 29) - 1;
 
   private final MethodDescriptor.Marshaller<ProcessingRequest> protobuf =
       ExternalProcessorGrpc.getProcessMethod().getRequestMarshaller();

@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -197,6 +198,28 @@ public final class CommandLine {
       }
     }
     return new Split(values, framework, remaining);
+  }
+
+  /**
+   * Returns a declared flag's value in {@code parsed}, converted by {@code parser}; empty when an
+   * optional flag was given neither way. An {@link IllegalArgumentException} from {@code parser}
+   * comes out prefixed by where the value came from ({@code --flag=x: ...} or {@code VAR=x: ...}).
+   *
+   * @throws IllegalArgumentException when {@code flag} was not declared, or {@code parser} rejects
+   *     the value
+   */
+  public <T> Optional<T> value(Parsed parsed, String flag, Function<String, ? extends T> parser) {
+    checkArgument(declares(flag), "flag %s was not declared", flag);
+    Value value = parsed.values().get(flag);
+    if (value == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(parser.apply(value.value()));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          value.source() + "=" + value.value() + ": " + e.getMessage(), e);
+    }
   }
 
   /**

@@ -1,0 +1,254 @@
+package dev.extproc.callout;
+
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executor;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The ext_proc protocol of one stream: one message in, its replies out. Synchronous and free of
+ * threads, gRPC calls and sockets: it runs on the thread that calls it and answers through a {@link
+ * Sink}, which the transport ({@link CalloutStream}) or a test provides. It owns every protocol
+ * invariant:
+ *
+ * <ul>
+ *   <li>reply type and order: exactly one reply of the message's type per message, sent before the
+ *       next message is taken ({@link #onMessage}; the reply itself is shaped by {@link
+ *       PhaseReply});
+ *   <li>an immediate response ends the exchange: nothing is sent after it, later messages are
+ *       ignored ({@link #send});
+ *   <li>observability mode: hooks run, nothing is sent ({@link #send});
+ *   <li>FULL_DUPLEX_STREAMED bodies: any number of replies per chunk ({@link FullDuplexBody});
+ *   <li>the header mutation guard on every reply ({@link #guarded});
+ *   <li>content-length of BUFFERED bodies, mode overrides and CONTINUE_AND_REPLACE ({@link
+ *       PhaseReply});
+ *   <li>the inbound size limit, and hook failures ending the stream with their status or {@code
+ *       INTERNAL} ({@link #onMessage}, {@link #fail}).
+ * </ul>
+ *
+ * <p>Not thread-safe: the transport calls it for one event at a time.
+ */
+final class StreamCore {
+  private static final Logger logger = LoggerFactory.getLogger(StreamCore.class);
+
+  /** Where the core's output goes, and how it tells the transport that a hook runs. */
+  interface Sink {
+    /** Sends {@code reply} to Envoy. */
+    void send(ProcessingResponse reply);
+
+    /**
+     * Sends {@code message} at once, outside the one-reply-per-message order, unless the stream is
+     * closed or cancelled: a standalone {@code override_message_timeout} from the running hook.
+     */
+    void sendStandalone(ProcessingResponse message);
+
+    /** Closes the stream with {@code status}, once; later calls do nothing. */
+    void close(Status status, @Nullable Metadata trailers);
+
+    /** The hook of {@code phase} starts now, on this thread; returns {@link System#nanoTime()}. */
+    long hookStarted(Phase phase);
+
+    /**
+     * The hook returned; false when the stream was ended or interrupted meanwhile (its hook
+     * deadline passed, or Envoy cancelled it), so that what it returned must be dropped.
+     */
+    boolean hookReturned();
+  }
+
+  /** What every stream of one server shares; built once per {@link CalloutServer#service()}. */
+  record Shared(
+      CalloutServer callout,
+      MutationGuard guard,
+      CalloutMetrics metrics,
+      StreamRegistry registry,
+      @Nullable Executor hookExecutor,
+      boolean overridesProcess,
+      boolean overridesStreamStart,
+      boolean overridesStreamEnd) {}
+
+  private final Shared shared;
+  private final CalloutServer callout;
+  private final CalloutContext ctx;
+  private final Sink sink;
+  private boolean immediateResponseSent;
+  private boolean observabilityLogged;
+  // Per direction, created with the first full-duplex body message: most streams have none.
+  private @Nullable FullDuplexBody @Nullable [] bodies;
+
+  StreamCore(Shared shared, CalloutContext ctx, Sink sink) {
+    this.shared = shared;
+    this.callout = shared.callout();
+    this.ctx = ctx;
+    this.sink = sink;
+  }
+
+  /** Runs {@code onStreamStart}. */
+  void start() {
+    try {
+      callout.onStreamStart(ctx);
+    } catch (StatusRuntimeException e) {
+      sink.close(e.getStatus(), e.getTrailers());
+    } catch (RuntimeException e) {
+      fail("onStreamStart", e);
+    }
+  }
+
+  /** Processes one message: runs its hook and sends its replies, or closes the stream. */
+  void onMessage(ProcessingRequest request) {
+    long size = SizeCheckedRequests.oversizedBytes(request);
+    if (size >= 0) {
+      // The transport's own limit sits above this one: past it grpc-java resets the stream
+      // (CANCEL) without saying why, while this names the limit (grpc/grpc-java#11245).
+      int limit = callout.config().maxInboundMessageSize();
+      logger.debug("[{}] message of {} bytes over the limit of {}", ctx.streamId(), size, limit);
+      sink.close(
+          Status.RESOURCE_EXHAUSTED.withDescription(
+              "message of "
+                  + size
+                  + " bytes exceeds the inbound limit of "
+                  + limit
+                  + " bytes (--max-inbound-message-size)"),
+          new Metadata());
+      return;
+    }
+    Phase phase = Phase.of(request);
+    if (phase == null) {
+      logger.debug("[{}] message without a request case: no reply", ctx.streamId());
+      return;
+    }
+    shared.metrics().message(phase);
+    if (immediateResponseSent) {
+      logger.debug(
+          "[{}] {} after an immediate response: ignored", ctx.streamId(), phase.wireName());
+      return;
+    }
+    if (logger.isDebugEnabled()) {
+      // Guarded: the stream id would be boxed for every message even with debug off.
+      logger.debug("[{}] {} received", ctx.streamId(), phase.wireName());
+    }
+    ctx.enter(request, phase);
+    List<ProcessingResponse> replies = List.of();
+    Throwable failure = null;
+    long started = sink.hookStarted(phase);
+    boolean inTime;
+    try {
+      replies = guarded(phase, respond(phase, request));
+    } catch (RuntimeException | Error e) {
+      // An Error (StackOverflowError, a failed class initialiser...) fails the stream like an
+      // exception: left to propagate, it would leave the stream without an answer.
+      failure = e;
+    } finally {
+      shared.metrics().hookEnded(phase, started);
+      ctx.exit();
+      inTime = sink.hookReturned();
+    }
+    if (!inTime) {
+      logger.debug("[{}] {} returned after the watchdog ended it", ctx.streamId(), hookName(phase));
+    } else if (failure instanceof StatusRuntimeException e) {
+      logger.debug(
+          "[{}] {} ended the stream with {}", ctx.streamId(), hookName(phase), e.getStatus());
+      sink.close(e.getStatus(), e.getTrailers());
+    } else if (failure != null) {
+      fail(hookName(phase), failure);
+    } else {
+      send(phase, replies);
+    }
+  }
+
+  /** Sends the replies to a message, unless the stream was cancelled or only observed. */
+  private void send(Phase phase, List<ProcessingResponse> replies) {
+    if (ctx.isCancelled()) {
+      // Envoy reset the stream while the hook ran; the transport hears of it only after this.
+      logger.debug("[{}] cancelled during {}: reply dropped", ctx.streamId(), hookName(phase));
+      return;
+    }
+    if (ctx.isObservabilityMode()) {
+      if (!observabilityLogged) {
+        observabilityLogged = true;
+        logger.debug("[{}] observability mode: hook responses are not sent", ctx.streamId());
+      }
+      return;
+    }
+    for (ProcessingResponse reply : replies) {
+      sink.send(reply);
+      if (reply.hasImmediateResponse()) {
+        immediateResponseSent = true;
+        shared.metrics().immediateResponse(phase);
+        return;
+      }
+    }
+  }
+
+  /** Runs the hook (or body transformer) of {@code phase} and returns the replies to send. */
+  private List<ProcessingResponse> respond(Phase phase, ProcessingRequest request) {
+    FullDuplexBody body = phase.kind() == Phase.Kind.HEADERS ? null : fullDuplexBody(phase);
+    return body == null
+        ? List.of(PhaseReply.of(phase, callout.process(request, ctx), ctx))
+        : body.respond(phase, request, callout, ctx);
+  }
+
+  /** The direction's full-duplex body, or null when the direction is not in that mode. */
+  @SuppressWarnings("EnumOrdinal") // an array indexed by direction, as in an EnumMap
+  private @Nullable FullDuplexBody fullDuplexBody(Phase phase) {
+    Direction direction = phase.direction();
+    if (direction.bodyMode(ctx) != BodySendMode.FULL_DUPLEX_STREAMED) {
+      return null;
+    }
+    if (bodies == null) {
+      bodies = new FullDuplexBody[Direction.values().length];
+    }
+    FullDuplexBody body = bodies[direction.ordinal()];
+    if (body == null) {
+      body = new FullDuplexBody(direction, callout.config());
+      bodies[direction.ordinal()] = body;
+    }
+    return body;
+  }
+
+  /** Applies the header mutation guard to each reply; the same list when nothing changed. */
+  @SuppressWarnings("ReferenceEquality") // the guard returns the same instance when all is well
+  private List<ProcessingResponse> guarded(Phase phase, List<ProcessingResponse> replies) {
+    List<ProcessingResponse> checked = replies;
+    boolean request = phase.direction() == Direction.REQUEST;
+    for (int i = 0; i < replies.size(); i++) {
+      ProcessingResponse reply = replies.get(i);
+      ProcessingResponse ok = shared.guard().check(reply, request, ctx.streamId());
+      if (ok != reply) {
+        if (checked == replies) {
+          checked = new ArrayList<>(replies);
+        }
+        checked.set(i, ok);
+      }
+    }
+    return checked;
+  }
+
+  /** Reports the end of the stream: metrics, then {@code onStreamEnd}. Called once. */
+  void end(Status status) {
+    shared.metrics().streamEnded(status.getCode());
+    try {
+      callout.onStreamEnd(ctx, status);
+    } catch (RuntimeException e) {
+      logger.warn("[{}] onStreamEnd failed", ctx.streamId(), e);
+    }
+  }
+
+  /** The hook of {@code phase} as logs and statuses name it. */
+  String hookName(Phase phase) {
+    return shared.overridesProcess() ? "process (" + phase.wireName() + ")" : phase.hookName();
+  }
+
+  private void fail(String hook, Throwable e) {
+    logger.warn("[{}] {} failed; ending the stream with INTERNAL", ctx.streamId(), hook, e);
+    sink.close(
+        Status.INTERNAL.withDescription(hook + " failed: " + e).withCause(e), new Metadata());
+  }
+}
