@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.CanIgnoreReturnValue;
+import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.internal.CommandLine;
 import dev.extproc.callout.internal.Durations;
 import dev.extproc.callout.internal.HookExecutors;
@@ -88,6 +89,7 @@ public abstract class CalloutServer implements AutoCloseable {
   private final boolean overridesStreamStart;
   private final boolean overridesStreamEnd;
   private final MutationGuard guard;
+  private final Clock clock = new Clock();
   private final HookWatchdog watchdog;
   private final CalloutMetrics metrics;
   private final AtomicLong streamIds = new AtomicLong();
@@ -106,7 +108,7 @@ public abstract class CalloutServer implements AutoCloseable {
   /** Creates a callout with {@code config}. */
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
-    this.watchdog = new HookWatchdog(config.hookDeadline());
+    this.watchdog = new HookWatchdog(config.hookDeadline(), clock);
     this.streams = new StreamLimit(config.maxConcurrentStreams());
     this.overridesProcess =
         declares(getClass(), "process", ProcessingRequest.class, CalloutContext.class);
@@ -326,7 +328,7 @@ public abstract class CalloutServer implements AutoCloseable {
       if (closed || listeners != null) {
         throw new IllegalStateException(closed ? "server is closed" : "server already started");
       }
-      listeners = Listeners.start(config, service(), metrics.registry());
+      listeners = Listeners.start(config, service(), metrics.registry(), clock);
     }
     return this;
   }
@@ -356,10 +358,19 @@ public abstract class CalloutServer implements AutoCloseable {
   /**
    * Once every stream has ended: lets hooks still running (their streams were cancelled at the end
    * of the grace period) return, and the {@code onStreamEnd} calls queued behind them run, for up
-   * to {@link #HOOKS_RETURN_TIMEOUT}; then interrupts what still runs.
+   * to {@link #HOOKS_RETURN_TIMEOUT}; then interrupts what still runs, and stops the clock (whose
+   * stall check the hook pool needs until then).
    */
   private void stopHooks() {
     watchdog.close();
+    try {
+      stopHookExecutor();
+    } finally {
+      clock.close();
+    }
+  }
+
+  private void stopHookExecutor() {
     ExecutorService executor;
     synchronized (lock) {
       executor = hookExecutor;

@@ -1,6 +1,7 @@
 package dev.extproc.callout;
 
 import dev.extproc.callout.internal.CertificateReloader;
+import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.internal.HealthHttpServer;
 import dev.extproc.callout.internal.TlsMaterial;
 import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
@@ -80,12 +81,14 @@ final class Listeners {
 
   /**
    * Binds every enabled listener or none; see {@link CalloutServer#start()}. The health listener
-   * serves {@code metrics} at {@code /metrics} when given.
+   * serves {@code metrics} at {@code /metrics} when given; periodic work (certificate polling,
+   * health request time limits) runs on {@code clock}.
    */
   static Listeners start(
       CalloutServerConfig config,
       ServerServiceDefinition service,
-      @Nullable PrometheusRegistry metrics)
+      @Nullable PrometheusRegistry metrics,
+      Clock clock)
       throws IOException {
     NettyLeakDetection.offUnlessConfigured();
     HealthStatusManager grpcHealth = new HealthStatusManager();
@@ -98,7 +101,7 @@ final class Listeners {
     // thread while the plaintext listener binds.
     FutureTask<@Nullable Secure> secureStart =
         new FutureTask<>(
-            () -> needsTls(config) ? startSecure(config, service, healthService) : null);
+            () -> needsTls(config) ? startSecure(config, service, healthService, clock) : null);
     new Thread(secureStart, "callout-tls-start").start();
 
     Server plaintext = null;
@@ -126,7 +129,7 @@ final class Listeners {
         try {
           health =
               HealthHttpServer.start(
-                  address, ssl, () -> self[0] != null && self[0].serving, metrics);
+                  address, ssl, () -> self[0] != null && self[0].serving, metrics, clock);
         } catch (IOException e) {
           throw bindFailure("health check", address, e);
         }
@@ -170,7 +173,8 @@ final class Listeners {
   private static Secure startSecure(
       CalloutServerConfig config,
       ServerServiceDefinition service,
-      ServerServiceDefinition healthService)
+      ServerServiceDefinition healthService,
+      Clock clock)
       throws IOException {
     TlsMaterial tls = loadTls(config);
     CertificateReloader reloader = null;
@@ -181,7 +185,7 @@ final class Listeners {
         && !refresh.isZero()) {
       reloader =
           CertificateReloader.watch(
-              config.certChainPath().get(), config.privateKeyPath().get(), tls, refresh);
+              config.certChainPath().get(), config.privateKeyPath().get(), tls, refresh, clock);
       keyManagers = reloader.keyManagers();
     }
     if (config.secureAddress().isEmpty()) {

@@ -9,9 +9,7 @@ import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ScheduledFuture;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedKeyManager;
@@ -22,7 +20,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Serves the certificate chain and key from two files and picks up new ones when the files change,
  * so certificates rotate without a restart: connections made after a change use the new pair,
- * connections already open keep theirs. Files are polled; a pair that does not load (half written,
+ * connections already open keep theirs. Files are polled on the server's {@link Clock}; a pair that does not load (half written,
  * mismatched) is logged and retried, and the old pair stays in use meanwhile.
  */
 public final class CertificateReloader implements AutoCloseable {
@@ -37,7 +35,7 @@ public final class CertificateReloader implements AutoCloseable {
 
   private final Path chain;
   private final Path key;
-  private final ScheduledExecutorService poller;
+  private @Nullable ScheduledFuture<?> poller;
   private volatile Generation current;
   private volatile @Nullable Generation previous;
   private List<Object> stamp;
@@ -47,24 +45,14 @@ public final class CertificateReloader implements AutoCloseable {
     this.key = key;
     this.current = new Generation(0, (X509ExtendedKeyManager) initial.keyManagers()[0]);
     this.stamp = stamp();
-    this.poller =
-        Executors.newSingleThreadScheduledExecutor(
-            task -> {
-              Thread thread = new Thread(task, "callout-certificate-reloader");
-              thread.setDaemon(true);
-              return thread;
-            });
   }
 
-  /** Starts watching {@code chain} and {@code key}, checking every {@code interval}. */
+  /** Starts watching {@code chain} and {@code key}, checking every {@code interval} on {@code clock}. */
   public static CertificateReloader watch(
-      Path chain, Path key, TlsMaterial initial, Duration interval) throws IOException {
+      Path chain, Path key, TlsMaterial initial, Duration interval, Clock clock)
+      throws IOException {
     CertificateReloader reloader = new CertificateReloader(chain, key, initial);
-    long millis = Math.max(1, interval.toMillis());
-    // check() catches everything, so the future never completes exceptionally.
-    var unused =
-        reloader.poller.scheduleWithFixedDelay(
-            reloader::check, millis, millis, TimeUnit.MILLISECONDS);
+    reloader.poller = clock.every(interval, reloader::check);
     return reloader;
   }
 
@@ -102,7 +90,10 @@ public final class CertificateReloader implements AutoCloseable {
 
   @Override
   public void close() {
-    poller.shutdownNow();
+    ScheduledFuture<?> job = poller;
+    if (job != null) {
+      job.cancel(false);
+    }
   }
 
   /** Delegates to the generation named by the alias, so one handshake sees one pair. */
