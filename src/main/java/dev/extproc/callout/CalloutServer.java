@@ -308,7 +308,7 @@ public abstract class CalloutServer implements AutoCloseable {
   private @Nullable Executor hookExecutor() {
     synchronized (lock) {
       if (!hookExecutorCreated) {
-        hookExecutor = HookExecutors.create(config);
+        hookExecutor = HookExecutors.create(config, clock);
         hookExecutorCreated = true;
       }
       return hookExecutor;
