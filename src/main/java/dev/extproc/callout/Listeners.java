@@ -15,6 +15,7 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.grpc.util.AdvancedTlsX509KeyManager;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -177,16 +178,20 @@ final class Listeners {
       Clock clock)
       throws IOException {
     TlsMaterial tls = loadTls(config);
+    AdvancedTlsX509KeyManager keyManager = tls.keyManager();
+    KeyManager[] keyManagers = {keyManager};
     CertificateReloader reloader = null;
-    KeyManager[] keyManagers = tls.keyManagers();
     Duration refresh = config.certificateRefreshInterval();
     if (config.certChainPath().isPresent()
         && config.privateKeyPath().isPresent()
         && !refresh.isZero()) {
       reloader =
           CertificateReloader.watch(
-              config.certChainPath().get(), config.privateKeyPath().get(), tls, refresh, clock);
-      keyManagers = reloader.keyManagers();
+              config.certChainPath().get(),
+              config.privateKeyPath().get(),
+              keyManager,
+              refresh,
+              clock);
     }
     if (config.secureAddress().isEmpty()) {
       return new Secure(List.of(keyManagers), reloader, null);
