@@ -12,18 +12,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Rotates certificates without a restart: polls the certificate chain and key files on the
- * server's {@link Clock} and, when either has changed and the new pair loads, swaps it into
- * grpc-util's {@link AdvancedTlsX509KeyManager}. Connections made after a change use the new pair,
- * connections already open keep theirs. A pair that does not load (half written, mismatched) is
- * logged and retried, and the old pair stays in use meanwhile.
+ * Rotates certificates without a restart: polls the certificate chain and key files on the server's
+ * {@link Clock} and, when either has changed and the new pair loads, swaps it into grpc-util's
+ * {@link AdvancedTlsX509KeyManager}. Connections made after a change use the new pair, connections
+ * already open keep theirs. A pair that does not load (half written, mismatched) is logged and
+ * retried, and the old pair stays in use meanwhile.
  *
  * <p>The key manager serves the pairs: it names each in the alias it chooses, so a handshake under
  * way during a swap still gets the chain and the key of one pair. Its own {@code
  * updateIdentityCredentials(keyFile, certFile, period, unit, executor)} would poll the files too,
  * but it polls at most once a minute ({@code --certificate-refresh-interval} may be shorter),
- * reloads only when both files' modification times changed (a renewal that rewrites the chain
- * over the same key would be missed), installs a pair without checking that the key matches the
+ * reloads only when both files' modification times changed (a renewal that rewrites the chain over
+ * the same key would be missed), installs a pair without checking that the key matches the
  * certificate (a bad pair would fail every handshake instead of being refused), reads RSA and EC
  * keys only (not EdDSA, which {@link TlsMaterial} reads), and logs through JUL. So this class keeps
  * that part only: when to reload, and whether the files are fit to.

@@ -18,8 +18,8 @@ import org.jspecify.annotations.Nullable;
  * client holds one thread of many, and only until the time limit, when the thread is interrupted:
  * its socket channel is interruptible, so the read fails, the channel closes and the server drops
  * the connection. Past {@code maxExchanges} the server closes a new connection at once (it closes
- * any connection whose exchange is refused). Connections that send nothing hold no thread. The
- * time limits run on the server's {@link Clock}.
+ * any connection whose exchange is refused). Connections that send nothing hold no thread. The time
+ * limits run on the server's {@link Clock}.
  */
 final class ExchangeExecutor implements Executor {
 
