@@ -1,7 +1,5 @@
 package dev.extproc.callout.internal;
 
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,15 +34,12 @@ import org.slf4j.LoggerFactory;
  * recently idle first, its cache warm); those never time out.
  *
  * <p>Past the core the pool grows only for blocked hooks. Whenever tasks have waited {@code stall}
- * with no thread taking any, the stall check counts the threads running a task that can use a CPU:
- * those not waiting in Java ({@link Thread.State#BLOCKED}, {@code WAITING}, {@code TIMED_WAITING})
- * and, for a RUNNABLE one, not stuck in native code (a blocking socket read), which shows as no CPU
- * time used for {@link #NATIVE_BLOCK}. While fewer than the core can, it adds a thread, up to
- * {@code maxThreads}. A hook that sleeps therefore delays the others queued behind it by at most
- * about the stall time, once; but threads that are runnable and merely not scheduled (CPU
- * starvation) or busy computing do not make it grow, as more threads would only compete for the
- * same CPUs. Idle threads past the core end after {@code keepAlive}; the stall check runs only
- * while there was work in the last second.
+ * with no thread taking any, the stall check counts the threads running a task that are not
+ * {@linkplain BlockedThread blocked}; while fewer than the core are, it adds a thread, up to {@code
+ * maxThreads}. A hook that sleeps therefore delays the others queued behind it by at most about the
+ * stall time, once; hooks that compute, or threads that wait for a CPU (starvation), do not make it
+ * grow. Idle threads past the core end after {@code keepAlive}; the stall check runs only while
+ * there was work in the last second.
  */
 final class HookPool extends AbstractExecutorService {
   private static final Logger logger = LoggerFactory.getLogger(HookPool.class);
@@ -54,11 +49,8 @@ final class HookPool extends AbstractExecutorService {
   private static final int STOP = 2;
   private static final long CHECK_IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-  /**
-   * How long a RUNNABLE thread must use no CPU while running a task before it counts as blocked in
-   * native code; a thread that is only starved of CPU gets some within this.
-   */
-  static final Duration NATIVE_BLOCK = Duration.ofMillis(20);
+  /** How much later than its tick the stall check may run and still count as on time. */
+  private static final long LATE_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
 
   private final int coreThreads;
   private final int maxThreads;
@@ -168,6 +160,7 @@ final class HookPool extends AbstractExecutorService {
   private final class Worker implements Runnable {
     final Thread thread;
     private volatile boolean woken;
+    private boolean retired; // its place in threads already given up
 
     /**
      * Odd while running a task, even between tasks: published for the stall check, which reads
@@ -177,22 +170,17 @@ final class HookPool extends AbstractExecutorService {
 
     private long phases; // this thread's own copy of phase
 
-    // The stall check's view of this thread (the clock's thread only).
-    private long cpuSeen = -1;
-    private long cpuSeenAt;
-    private long phaseSeen = -1;
+    /** The stall check's view of this thread (the clock's thread only). */
+    final BlockedThread blocked;
 
     Worker() {
       thread = workerThreads.newThread(this);
+      blocked = new BlockedThread(thread);
     }
 
     void wake() {
       woken = true;
       LockSupport.unpark(thread);
-    }
-
-    boolean isRunningTask() {
-      return (phase.get() & 1) != 0;
     }
 
     @Override
@@ -201,7 +189,7 @@ final class HookPool extends AbstractExecutorService {
         work();
       } finally {
         workers.remove(this);
-        if (threads.decrementAndGet() == 0 && state != RUNNING) {
+        if ((retired ? threads.get() : threads.decrementAndGet()) == 0 && state != RUNNING) {
           synchronized (stateLock) {
             stateLock.notifyAll();
           }
@@ -264,8 +252,7 @@ final class HookPool extends AbstractExecutorService {
       while (!woken) {
         long left = deadline - System.nanoTime();
         if (!timedOut && left <= 0) {
-          // Two threads may both see one above the core and end: the core is refilled on demand.
-          if (threads.get() > coreThreads && idle.remove(this)) {
+          if (retire()) {
             return false;
           }
           timedOut = true; // a core thread, or a waker has it and its wake is on the way
@@ -277,6 +264,24 @@ final class HookPool extends AbstractExecutorService {
         }
       }
       return true;
+    }
+
+    /**
+     * Ends this idle thread if it is past the core and no waker has taken it. Its place is given up
+     * first, so threads that time out together cannot all leave and empty the core.
+     */
+    private boolean retire() {
+      for (int count = threads.get(); count > coreThreads; count = threads.get()) {
+        if (threads.compareAndSet(count, count - 1)) {
+          if (idle.remove(this)) {
+            retired = true;
+            return true;
+          }
+          threads.incrementAndGet(); // a waker has it
+          return false;
+        }
+      }
+      return false;
     }
 
     private void runTask(Runnable task) {
@@ -291,52 +296,6 @@ final class HookPool extends AbstractExecutorService {
       } catch (Throwable e) {
         logger.error("a hook task failed outside any hook (a bug in the framework)", e);
       }
-    }
-
-    /**
-     * Whether this thread, running a task, cannot use a CPU: it waits in Java, or it is RUNNABLE
-     * but has used no CPU for {@link #NATIVE_BLOCK} of the same task (blocked in native code).
-     */
-    boolean isBlocked(long now) {
-      switch (thread.getState()) {
-        case BLOCKED, WAITING, TIMED_WAITING -> {
-          return true;
-        }
-        case RUNNABLE -> {
-          long cpu = CpuTime.of(thread);
-          long at = phase.get();
-          if (cpu < 0 || cpu != cpuSeen || at != phaseSeen) {
-            cpuSeen = cpu;
-            cpuSeenAt = now;
-            phaseSeen = at;
-            return false;
-          }
-          return now - cpuSeenAt >= NATIVE_BLOCK.toNanos();
-        }
-        default -> {
-          return false;
-        }
-      }
-    }
-  }
-
-  /** Per-thread CPU time, looked up only when the pool stalls (it loads the management beans). */
-  private static final class CpuTime {
-    private static final @Nullable ThreadMXBean BEAN = bean();
-
-    private static @Nullable ThreadMXBean bean() {
-      try {
-        ThreadMXBean bean = ManagementFactory.getThreadMXBean();
-        return bean.isThreadCpuTimeSupported() && bean.isThreadCpuTimeEnabled() ? bean : null;
-      } catch (RuntimeException | LinkageError e) { // no java.management module
-        return null;
-      }
-    }
-
-    /** The thread's CPU time in nanoseconds, or -1 when unknown. */
-    static long of(Thread thread) {
-      ThreadMXBean bean = BEAN;
-      return bean == null ? -1 : bean.getThreadCpuTime(thread.getId());
     }
   }
 
@@ -358,12 +317,18 @@ final class HookPool extends AbstractExecutorService {
   /** One run of the stall check, from work after an idle second to the next idle second. */
   private final class StallCheck implements Runnable {
     private long lastWork = System.nanoTime();
+    private long lastRun = System.nanoTime();
+    private long lateAt = lastRun; // when a run last came late: the process was short of CPU
     private long progress = -1;
     private long progressAt = System.nanoTime();
 
     @Override
     public void run() {
       long now = System.nanoTime();
+      if (now - lastRun > tick.toNanos() + LATE_NANOS) {
+        lateAt = now;
+      }
+      lastRun = now;
       if (tasks.isEmpty()) {
         progressAt = now;
         if (state != RUNNING || now - lastWork > CHECK_IDLE_NANOS) {
@@ -386,7 +351,8 @@ final class HookPool extends AbstractExecutorService {
       }
       int canRun = 0;
       for (Worker worker : workers) {
-        if (worker.isRunningTask() && !worker.isBlocked(now)) {
+        long phase = worker.phase.get();
+        if ((phase & 1) != 0 && !worker.blocked.isBlocked(phase, now, lateAt)) {
           canRun++;
         }
       }

@@ -276,7 +276,7 @@ class HookPoolTest {
       pool.execute(next::countDown);
 
       assertThat(next.await(5, TimeUnit.SECONDS)).isTrue();
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isAtLeast(HookPool.NATIVE_BLOCK);
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isAtLeast(BlockedThread.NATIVE_BLOCK);
     }
   }
 
@@ -292,15 +292,18 @@ class HookPoolTest {
             Thread.onSpinWait(); // RUNNABLE and using a CPU: another thread would only compete
           }
         });
-    assertThat(spinning.await(5, TimeUnit.SECONDS)).isTrue();
     CountDownLatch queued = new CountDownLatch(10);
-    for (int i = 0; i < 10; i++) {
-      pool.execute(queued::countDown);
-    }
+    try {
+      assertThat(spinning.await(5, TimeUnit.SECONDS)).isTrue();
+      for (int i = 0; i < 10; i++) {
+        pool.execute(queued::countDown);
+      }
 
-    assertThat(queued.await(200, TimeUnit.MILLISECONDS)).isFalse();
-    assertThat(liveWorkers()).isEqualTo(1);
-    stop.set(true);
+      assertThat(queued.await(200, TimeUnit.MILLISECONDS)).isFalse();
+      assertThat(liveWorkers()).isEqualTo(1);
+    } finally {
+      stop.set(true);
+    }
     assertThat(queued.await(5, TimeUnit.SECONDS)).isTrue();
     assertThat(liveWorkers()).isEqualTo(1);
   }
