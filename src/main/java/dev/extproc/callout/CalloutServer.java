@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.CanIgnoreReturnValue;
+import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.internal.CommandLine;
 import dev.extproc.callout.internal.Durations;
 import dev.extproc.callout.internal.HookExecutors;
@@ -85,6 +86,7 @@ public abstract class CalloutServer implements AutoCloseable {
   private final boolean overridesStreamStart;
   private final boolean overridesStreamEnd;
   private final MutationGuard guard;
+  private final Clock clock = new Clock();
   private final StreamRegistry streams;
   private final CalloutMetrics metrics;
   private final Object lock = new Object();
@@ -101,7 +103,7 @@ public abstract class CalloutServer implements AutoCloseable {
   /** Creates a callout with {@code config}. */
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
-    this.streams = new StreamRegistry(config.maxConcurrentStreams(), config.hookDeadline());
+    this.streams = new StreamRegistry(config.maxConcurrentStreams(), config.hookDeadline(), clock);
     this.overridesProcess =
         declares(getClass(), "process", ProcessingRequest.class, CalloutContext.class);
     this.overridesStreamStart = declares(getClass(), "onStreamStart", CalloutContext.class);
@@ -262,7 +264,7 @@ public abstract class CalloutServer implements AutoCloseable {
   private @Nullable Executor hookExecutor() {
     synchronized (lock) {
       if (!hookExecutorCreated) {
-        hookExecutor = HookExecutors.create(config);
+        hookExecutor = HookExecutors.create(config, clock);
         hookExecutorCreated = true;
       }
       return hookExecutor;
@@ -282,7 +284,7 @@ public abstract class CalloutServer implements AutoCloseable {
       if (closed || listeners != null) {
         throw new IllegalStateException(closed ? "server is closed" : "server already started");
       }
-      listeners = Listeners.start(config, service(), metrics.registry());
+      listeners = Listeners.start(config, service(), metrics.registry(), clock);
     }
     return this;
   }
@@ -316,10 +318,19 @@ public abstract class CalloutServer implements AutoCloseable {
   /**
    * Once every stream has ended: lets hooks still running (their streams were cancelled at the end
    * of the grace period) return, and the {@code onStreamEnd} calls queued behind them run, for up
-   * to {@link #HOOKS_RETURN_TIMEOUT}; then interrupts what still runs.
+   * to {@link #HOOKS_RETURN_TIMEOUT}; then interrupts what still runs, and stops the clock (whose
+   * stall check the hook pool needs until then).
    */
   private void stopHooks() {
     streams.close();
+    try {
+      stopHookExecutor();
+    } finally {
+      clock.close();
+    }
+  }
+
+  private void stopHookExecutor() {
     ExecutorService executor;
     synchronized (lock) {
       executor = hookExecutor;

@@ -1,6 +1,7 @@
 package dev.extproc.callout;
 
 import dev.extproc.callout.internal.CertificateReloader;
+import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.internal.HealthHttpServer;
 import dev.extproc.callout.internal.TlsMaterial;
 import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
@@ -14,6 +15,7 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.grpc.util.AdvancedTlsX509KeyManager;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -80,12 +82,14 @@ final class Listeners {
 
   /**
    * Binds every enabled listener or none; see {@link CalloutServer#start()}. The health listener
-   * serves {@code metrics} at {@code /metrics} when given.
+   * serves {@code metrics} at {@code /metrics} when given; periodic work (certificate polling,
+   * health request time limits) runs on {@code clock}.
    */
   static Listeners start(
       CalloutServerConfig config,
       ServerServiceDefinition service,
-      @Nullable PrometheusRegistry metrics)
+      @Nullable PrometheusRegistry metrics,
+      Clock clock)
       throws IOException {
     NettyLeakDetection.offUnlessConfigured();
     HealthStatusManager grpcHealth = new HealthStatusManager();
@@ -98,7 +102,7 @@ final class Listeners {
     // thread while the plaintext listener binds.
     FutureTask<@Nullable Secure> secureStart =
         new FutureTask<>(
-            () -> needsTls(config) ? startSecure(config, service, healthService) : null);
+            () -> needsTls(config) ? startSecure(config, service, healthService, clock) : null);
     new Thread(secureStart, "callout-tls-start").start();
 
     Server plaintext = null;
@@ -126,7 +130,7 @@ final class Listeners {
         try {
           health =
               HealthHttpServer.start(
-                  address, ssl, () -> self[0] != null && self[0].serving, metrics);
+                  address, ssl, () -> self[0] != null && self[0].serving, metrics, clock);
         } catch (IOException e) {
           throw bindFailure("health check", address, e);
         }
@@ -170,19 +174,24 @@ final class Listeners {
   private static Secure startSecure(
       CalloutServerConfig config,
       ServerServiceDefinition service,
-      ServerServiceDefinition healthService)
+      ServerServiceDefinition healthService,
+      Clock clock)
       throws IOException {
     TlsMaterial tls = loadTls(config);
+    AdvancedTlsX509KeyManager keyManager = tls.keyManager();
+    KeyManager[] keyManagers = {keyManager};
     CertificateReloader reloader = null;
-    KeyManager[] keyManagers = tls.keyManagers();
     Duration refresh = config.certificateRefreshInterval();
     if (config.certChainPath().isPresent()
         && config.privateKeyPath().isPresent()
         && !refresh.isZero()) {
       reloader =
           CertificateReloader.watch(
-              config.certChainPath().get(), config.privateKeyPath().get(), tls, refresh);
-      keyManagers = reloader.keyManagers();
+              config.certChainPath().get(),
+              config.privateKeyPath().get(),
+              keyManager,
+              refresh,
+              clock);
     }
     if (config.secureAddress().isEmpty()) {
       return new Secure(List.of(keyManagers), reloader, null);

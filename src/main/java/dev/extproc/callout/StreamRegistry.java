@@ -1,5 +1,6 @@
 package dev.extproc.callout;
 
+import dev.extproc.callout.internal.Clock;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.Status;
@@ -45,10 +46,13 @@ final class StreamRegistry {
   private final Set<Stream> view = Collections.unmodifiableSet(streams);
   private final HookWatchdog watchdog;
 
-  /** A registry of at most {@code maxStreams} open streams (zero: no limit). */
-  StreamRegistry(int maxStreams, Duration hookDeadline) {
+  /**
+   * A registry of at most {@code maxStreams} open streams (zero: no limit), whose hooks the
+   * watchdog checks on {@code clock}.
+   */
+  StreamRegistry(int maxStreams, Duration hookDeadline, Clock clock) {
     this.limit = maxStreams;
-    this.watchdog = new HookWatchdog(hookDeadline, this);
+    this.watchdog = new HookWatchdog(hookDeadline, this, clock);
   }
 
   /**

@@ -2,15 +2,25 @@ package dev.extproc.callout;
 
 import static com.google.common.truth.Truth.assertThat;
 
+import dev.extproc.callout.internal.Clock;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The watchdog on its own: what it scans, how often, and with which deadline. */
 final class HookWatchdogTest {
+
+  /** The watchdog's clock, as the server would own it; closed after each test. */
+  private final Clock clock = new Clock();
+
+  @AfterEach
+  void closeClock() {
+    clock.close();
+  }
 
   /** Counts the checks it gets and remembers the deadlines passed. */
   private static final class Watched implements StreamRegistry.Stream {
@@ -28,7 +38,7 @@ final class HookWatchdogTest {
 
   @Test
   void addedStream_checkedEachTick_withTheDeadline() throws Exception {
-    StreamRegistry registry = new StreamRegistry(0, Duration.ofMillis(40));
+    StreamRegistry registry = new StreamRegistry(0, Duration.ofMillis(40), clock);
     Watched stream = new Watched();
     try {
       registry.add(stream);
@@ -43,7 +53,7 @@ final class HookWatchdogTest {
 
   @Test
   void noDeadline_cancelledHooksStillChecked_withZero() throws Exception {
-    StreamRegistry registry = new StreamRegistry(0, Duration.ZERO);
+    StreamRegistry registry = new StreamRegistry(0, Duration.ZERO, clock);
     Watched stream = new Watched();
     try {
       registry.add(stream);
@@ -59,7 +69,7 @@ final class HookWatchdogTest {
 
   @Test
   void releasedStream_notCheckedAnymore() throws Exception {
-    StreamRegistry registry = new StreamRegistry(0, Duration.ofMillis(20));
+    StreamRegistry registry = new StreamRegistry(0, Duration.ofMillis(20), clock);
     Watched stream = new Watched();
     try {
       registry.add(stream);
@@ -78,7 +88,7 @@ final class HookWatchdogTest {
 
   @Test
   void closed_streamsNoLongerChecked() throws Exception {
-    StreamRegistry registry = new StreamRegistry(0, Duration.ofMillis(20));
+    StreamRegistry registry = new StreamRegistry(0, Duration.ofMillis(20), clock);
     Watched stream = new Watched();
     registry.add(stream);
     assertThat(stream.checkedTwice.await(1, TimeUnit.SECONDS)).isTrue();

@@ -6,6 +6,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnknownFieldSet;
+import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
@@ -30,6 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiFunction;
 import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,6 +39,14 @@ import org.junit.jupiter.api.Test;
  * gRPC call, thread or socket.
  */
 final class StreamCoreTest {
+
+  /** The watchdog's clock, as the server would own it; closed after each test. */
+  private final Clock clock = new Clock();
+
+  @AfterEach
+  void closeClock() {
+    clock.close();
+  }
 
   /** Records what the core sends and how it closes the stream. */
   private static final class Sink implements StreamCore.Sink {
@@ -109,7 +119,7 @@ final class StreamCoreTest {
             new MutationGuard(
                 callout.config().mutationPolicy(), callout.config().mutationProfile()),
             CalloutMetrics.OFF,
-            new StreamRegistry(0, Duration.ZERO),
+            new StreamRegistry(0, Duration.ZERO, clock),
             null,
             false,
             false,

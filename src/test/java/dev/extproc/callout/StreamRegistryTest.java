@@ -2,6 +2,7 @@ package dev.extproc.callout;
 
 import static com.google.common.truth.Truth.assertThat;
 
+import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
@@ -21,10 +22,19 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The registry of open streams: admission, ids, the single release, and what it feeds. */
 final class StreamRegistryTest {
+
+  /** The watchdog's clock, as the server would own it; closed after each test. */
+  private final Clock clock = new Clock();
+
+  @AfterEach
+  void closeClock() {
+    clock.close();
+  }
 
   /** A call that only records how it was closed. */
   private static final class ClosedCall extends ServerCall<Object, Object> {
@@ -64,7 +74,7 @@ final class StreamRegistryTest {
 
   @Test
   void admit_handsOutIncreasingIds_noLimit() {
-    StreamRegistry registry = new StreamRegistry(0, Duration.ZERO);
+    StreamRegistry registry = new StreamRegistry(0, Duration.ZERO, clock);
     ClosedCall call = new ClosedCall();
 
     assertThat(registry.admit(call)).isEqualTo(1);
@@ -76,7 +86,7 @@ final class StreamRegistryTest {
 
   @Test
   void admit_overLimit_refusedResourceExhausted_noIdSpent() {
-    StreamRegistry registry = new StreamRegistry(2, Duration.ZERO);
+    StreamRegistry registry = new StreamRegistry(2, Duration.ZERO, clock);
     ClosedCall call = new ClosedCall();
     registry.admit(call);
     registry.admit(call);
@@ -94,7 +104,7 @@ final class StreamRegistryTest {
 
   @Test
   void release_countsOncePerStream() {
-    StreamRegistry registry = new StreamRegistry(1, Duration.ZERO);
+    StreamRegistry registry = new StreamRegistry(1, Duration.ZERO, clock);
     registry.admit(new ClosedCall());
     registry.add(IDLE);
     assertThat(registry.streams()).containsExactly(IDLE);

@@ -63,8 +63,8 @@ public final class ThreadCensus {
         return true;
       }
       if (frame.getClassName().startsWith("dev.extproc.callout.internal.HookPool")
-          && (frame.getMethodName().equals("awaitWake") || frame.getMethodName().equals("watch"))) {
-        return true; // an idle hook thread, or the pool's monitor
+          && frame.getMethodName().equals("awaitWake")) {
+        return true; // an idle hook thread
       }
     }
     return stack.length == 0; // terminated since the census began

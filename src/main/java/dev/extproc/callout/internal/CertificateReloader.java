@@ -1,76 +1,60 @@
 package dev.extproc.callout.internal;
 
+import io.grpc.util.AdvancedTlsX509KeyManager;
 import java.io.IOException;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.Principal;
-import java.security.PrivateKey;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import javax.net.ssl.KeyManager;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.X509ExtendedKeyManager;
+import java.util.concurrent.ScheduledFuture;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Serves the certificate chain and key from two files and picks up new ones when the files change,
- * so certificates rotate without a restart: connections made after a change use the new pair,
- * connections already open keep theirs. Files are polled; a pair that does not load (half written,
- * mismatched) is logged and retried, and the old pair stays in use meanwhile.
+ * Rotates certificates without a restart: polls the certificate chain and key files on the server's
+ * {@link Clock} and, when either has changed and the new pair loads, swaps it into grpc-util's
+ * {@link AdvancedTlsX509KeyManager}. Connections made after a change use the new pair, connections
+ * already open keep theirs. A pair that does not load (half written, mismatched) is logged and
+ * retried, and the old pair stays in use meanwhile.
+ *
+ * <p>The key manager serves the pairs: it names each in the alias it chooses, so a handshake under
+ * way during a swap still gets the chain and the key of one pair. Its own {@code
+ * updateIdentityCredentials(keyFile, certFile, period, unit, executor)} would poll the files too,
+ * but it polls at most once a minute ({@code --certificate-refresh-interval} may be shorter),
+ * reloads only when both files' modification times changed (a renewal that rewrites the chain over
+ * the same key would be missed), installs a pair without checking that the key matches the
+ * certificate (a bad pair would fail every handshake instead of being refused), reads RSA and EC
+ * keys only (not EdDSA, which {@link TlsMaterial} reads), and logs through JUL. So this class keeps
+ * that part only: when to reload, and whether the files are fit to.
  */
 public final class CertificateReloader implements AutoCloseable {
   private static final Logger logger = LoggerFactory.getLogger(CertificateReloader.class);
-  private static final String ALIAS_PREFIX = "callout-";
-
-  /**
-   * One loaded pair; its number makes the alias the TLS stack sees, so a swap between the calls of
-   * one handshake never mixes the chain of one pair with the key of another.
-   */
-  private record Generation(int number, X509ExtendedKeyManager keys) {}
 
   private final Path chain;
   private final Path key;
-  private final ScheduledExecutorService poller;
-  private volatile Generation current;
-  private volatile @Nullable Generation previous;
-  private List<Object> stamp;
+  private final AdvancedTlsX509KeyManager keys;
+  private List<Object> stamp; // the clock's thread only, once polling
+  private @Nullable ScheduledFuture<?> poller;
 
-  private CertificateReloader(Path chain, Path key, TlsMaterial initial) throws IOException {
+  private CertificateReloader(Path chain, Path key, AdvancedTlsX509KeyManager keys)
+      throws IOException {
     this.chain = chain;
     this.key = key;
-    this.current = new Generation(0, (X509ExtendedKeyManager) initial.keyManagers()[0]);
+    this.keys = keys;
     this.stamp = stamp();
-    this.poller =
-        Executors.newSingleThreadScheduledExecutor(
-            task -> {
-              Thread thread = new Thread(task, "callout-certificate-reloader");
-              thread.setDaemon(true);
-              return thread;
-            });
   }
 
-  /** Starts watching {@code chain} and {@code key}, checking every {@code interval}. */
+  /**
+   * Starts watching {@code chain} and {@code key}, checking every {@code interval} on {@code
+   * clock}, and swapping each new pair into {@code keys} (which presents the pair loaded at start).
+   */
   public static CertificateReloader watch(
-      Path chain, Path key, TlsMaterial initial, Duration interval) throws IOException {
-    CertificateReloader reloader = new CertificateReloader(chain, key, initial);
-    long millis = Math.max(1, interval.toMillis());
-    // check() catches everything, so the future never completes exceptionally.
-    var unused =
-        reloader.poller.scheduleWithFixedDelay(
-            reloader::check, millis, millis, TimeUnit.MILLISECONDS);
+      Path chain, Path key, AdvancedTlsX509KeyManager keys, Duration interval, Clock clock)
+      throws IOException {
+    CertificateReloader reloader = new CertificateReloader(chain, key, keys);
+    reloader.poller = clock.every(interval, reloader::check);
     return reloader;
-  }
-
-  /** Key managers that always present the latest pair that loaded. */
-  public KeyManager[] keyManagers() {
-    return new KeyManager[] {new Reloading()};
   }
 
   private List<Object> stamp() throws IOException {
@@ -86,10 +70,7 @@ public final class CertificateReloader implements AutoCloseable {
         return;
       }
       TlsMaterial loaded = TlsMaterial.fromFiles(chain, key);
-      Generation next =
-          new Generation(current.number() + 1, (X509ExtendedKeyManager) loaded.keyManagers()[0]);
-      previous = current;
-      current = next;
+      loaded.presentWith(keys);
       stamp = now;
       logger.info(
           "TLS certificate reloaded from {}: SHA-256 fingerprint {}", chain, loaded.fingerprint());
@@ -100,77 +81,12 @@ public final class CertificateReloader implements AutoCloseable {
     }
   }
 
+  /** Stops polling; the key manager keeps presenting the last pair. */
   @Override
   public void close() {
-    poller.shutdownNow();
-  }
-
-  /** Delegates to the generation named by the alias, so one handshake sees one pair. */
-  private final class Reloading extends X509ExtendedKeyManager {
-
-    private @Nullable String alias(@Nullable String delegateAlias, Generation generation) {
-      return delegateAlias == null ? null : ALIAS_PREFIX + generation.number();
-    }
-
-    private @Nullable Generation generation(@Nullable String alias) {
-      if (alias == null || !alias.startsWith(ALIAS_PREFIX)) {
-        return null;
-      }
-      Generation now = current;
-      Generation before = previous;
-      String number = alias.substring(ALIAS_PREFIX.length());
-      if (number.equals(String.valueOf(now.number()))) {
-        return now;
-      }
-      return before != null && number.equals(String.valueOf(before.number())) ? before : null;
-    }
-
-    @Override
-    public String @Nullable [] getServerAliases(
-        @Nullable String keyType, Principal @Nullable [] issuers) {
-      Generation now = current;
-      String alias = alias(now.keys().chooseServerAlias(keyType, issuers, null), now);
-      return alias == null ? null : new String[] {alias};
-    }
-
-    @Override
-    public @Nullable String chooseServerAlias(
-        @Nullable String keyType, Principal @Nullable [] issuers, @Nullable Socket socket) {
-      Generation now = current;
-      return alias(now.keys().chooseServerAlias(keyType, issuers, socket), now);
-    }
-
-    @Override
-    public @Nullable String chooseEngineServerAlias(
-        @Nullable String keyType, Principal @Nullable [] issuers, @Nullable SSLEngine engine) {
-      Generation now = current;
-      return alias(now.keys().chooseEngineServerAlias(keyType, issuers, engine), now);
-    }
-
-    @Override
-    public X509Certificate @Nullable [] getCertificateChain(@Nullable String alias) {
-      Generation generation = generation(alias);
-      return generation == null
-          ? null
-          : generation.keys().getCertificateChain(FixedKeyManager.ALIAS);
-    }
-
-    @Override
-    public @Nullable PrivateKey getPrivateKey(@Nullable String alias) {
-      Generation generation = generation(alias);
-      return generation == null ? null : generation.keys().getPrivateKey(FixedKeyManager.ALIAS);
-    }
-
-    @Override
-    public String @Nullable [] getClientAliases(
-        @Nullable String keyType, Principal @Nullable [] issuers) {
-      return null;
-    }
-
-    @Override
-    public @Nullable String chooseClientAlias(
-        String @Nullable [] keyType, Principal @Nullable [] issuers, @Nullable Socket socket) {
-      return null;
+    ScheduledFuture<?> job = poller;
+    if (job != null) {
+      job.cancel(false);
     }
   }
 }

@@ -2,11 +2,12 @@ package dev.extproc.callout.internal;
 
 import java.time.Duration;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs the exchanges of a JDK {@code HttpServer}: each on a thread of its own, at most {@code
@@ -17,16 +18,18 @@ import java.util.concurrent.TimeUnit;
  * client holds one thread of many, and only until the time limit, when the thread is interrupted:
  * its socket channel is interruptible, so the read fails, the channel closes and the server drops
  * the connection. Past {@code maxExchanges} the server closes a new connection at once (it closes
- * any connection whose exchange is refused). Connections that send nothing hold no thread.
+ * any connection whose exchange is refused). Connections that send nothing hold no thread. The time
+ * limits run on the server's {@link Clock}.
  */
 final class ExchangeExecutor implements Executor {
 
   private final ThreadPoolExecutor threads;
-  private final ScheduledThreadPoolExecutor timer;
-  private final long limitNanos;
+  private final Clock clock;
+  private final Duration limit;
 
-  ExchangeExecutor(int maxExchanges, Duration timeLimit, String threadPrefix) {
-    this.limitNanos = timeLimit.toNanos();
+  ExchangeExecutor(int maxExchanges, Duration timeLimit, String threadPrefix, Clock clock) {
+    this.limit = timeLimit;
+    this.clock = clock;
     this.threads =
         new ThreadPoolExecutor(
             0,
@@ -35,11 +38,6 @@ final class ExchangeExecutor implements Executor {
             TimeUnit.SECONDS,
             new SynchronousQueue<>(),
             HookExecutors.namedThreads(threadPrefix));
-    this.timer =
-        new ScheduledThreadPoolExecutor(1, HookExecutors.namedThreads(threadPrefix + "timer-"));
-    timer.setRemoveOnCancelPolicy(true);
-    timer.setKeepAliveTime(10, TimeUnit.SECONDS);
-    timer.allowCoreThreadTimeOut(true);
   }
 
   /**
@@ -54,11 +52,18 @@ final class ExchangeExecutor implements Executor {
 
   private void runLimited(Runnable exchange) {
     Deadline deadline = new Deadline(Thread.currentThread());
-    ScheduledFuture<?> expiry = timer.schedule(deadline::expire, limitNanos, TimeUnit.NANOSECONDS);
+    @Nullable ScheduledFuture<?> expiry;
+    try {
+      expiry = clock.after(limit, deadline::expire);
+    } catch (RejectedExecutionException e) {
+      expiry = null; // the server is stopping: stop() interrupts this exchange anyway
+    }
     try {
       exchange.run();
     } finally {
-      expiry.cancel(false);
+      if (expiry != null) {
+        expiry.cancel(false);
+      }
       deadline.finish();
     }
   }
@@ -66,7 +71,6 @@ final class ExchangeExecutor implements Executor {
   /** Interrupts every running exchange (closing its connection) and stops the threads. */
   void shutdownNow() {
     threads.shutdownNow();
-    timer.shutdownNow();
   }
 
   /**

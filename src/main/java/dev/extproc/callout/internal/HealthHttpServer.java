@@ -51,25 +51,28 @@ public final class HealthHttpServer {
    * @param sslContext serves HTTPS when present
    * @param serving answers whether to report 200
    * @param metrics served at {@code /metrics} when present
+   * @param clock runs the request time limits
    */
   public static HealthHttpServer start(
       InetSocketAddress address,
       @Nullable SSLContext sslContext,
       BooleanSupplier serving,
-      @Nullable PrometheusRegistry metrics)
+      @Nullable PrometheusRegistry metrics,
+      Clock clock)
       throws IOException {
-    return start(address, sslContext, serving, metrics, REQUEST_TIME_LIMIT, MAX_EXCHANGES);
+    return start(address, sslContext, serving, metrics, clock, REQUEST_TIME_LIMIT, MAX_EXCHANGES);
   }
 
   /**
-   * Like {@link #start(InetSocketAddress, SSLContext, BooleanSupplier, PrometheusRegistry)}, with
-   * other limits.
+   * Like {@link #start(InetSocketAddress, SSLContext, BooleanSupplier, PrometheusRegistry, Clock)},
+   * with other limits.
    */
   static HealthHttpServer start(
       InetSocketAddress address,
       @Nullable SSLContext sslContext,
       BooleanSupplier serving,
       @Nullable PrometheusRegistry metrics,
+      Clock clock,
       Duration requestTimeLimit,
       int maxExchanges)
       throws IOException {
@@ -82,7 +85,7 @@ public final class HealthHttpServer {
       server = https;
     }
     ExchangeExecutor executor =
-        new ExchangeExecutor(maxExchanges, requestTimeLimit, "callout-health-");
+        new ExchangeExecutor(maxExchanges, requestTimeLimit, "callout-health-", clock);
     server.setExecutor(executor);
     server.createContext("/", exchange -> answer(exchange, serving.getAsBoolean()));
     server.createContext(

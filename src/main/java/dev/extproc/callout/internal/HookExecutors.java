@@ -16,8 +16,8 @@ public final class HookExecutors {
   static final Duration POOL_KEEP_ALIVE = Duration.ofSeconds(60);
 
   /**
-   * How long queued hooks may wait behind running ones (which may be blocked) before the pool adds
-   * a thread: the most a blocking hook delays the hooks of other streams.
+   * How long queued hooks may wait behind blocked ones before the pool adds a thread: the most a
+   * blocking hook delays the hooks of other streams.
    */
   static final Duration POOL_STALL = Duration.ofMillis(1);
 
@@ -27,14 +27,30 @@ public final class HookExecutors {
    * Returns the hook executor, or {@code null} for {@link CalloutServerConfig.HookExecutor#INLINE}
    * (hooks run on the network thread).
    *
+   * @param clock runs the pool's stall check
    * @throws IllegalStateException for {@code VIRTUAL} on a JDK without virtual threads
    */
-  public static @Nullable ExecutorService create(CalloutServerConfig config) {
+  public static @Nullable ExecutorService create(CalloutServerConfig config, Clock clock) {
     return switch (config.hookExecutor()) {
       case INLINE -> null;
       case VIRTUAL -> virtualThreadPerTask();
-      case POOL -> new HookPool(config.hookThreads(), POOL_KEEP_ALIVE, POOL_STALL, "callout-hook-");
+      case POOL ->
+          new HookPool(
+              poolCore(config.hookThreads()),
+              config.hookThreads(),
+              POOL_KEEP_ALIVE,
+              POOL_STALL,
+              "callout-hook-",
+              clock);
     };
+  }
+
+  /**
+   * The pool's hot threads, which never time out: one per CPU, as more runnable hook threads than
+   * CPUs only take turns; threads past it are added for blocked hooks only.
+   */
+  static int poolCore(int hookThreads) {
+    return Math.min(hookThreads, Runtime.getRuntime().availableProcessors());
   }
 
   /** Daemon threads named {@code prefix} and a counter. */

@@ -1,7 +1,5 @@
 package dev.extproc.callout.internal;
 
-import io.grpc.netty.shaded.io.netty.util.concurrent.EventExecutor;
-import io.grpc.netty.shaded.io.netty.util.internal.ThreadExecutorMap;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -21,20 +20,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@code pool} hook executor: platform threads that take tasks from one queue, woken once per
- * network-loop iteration rather than once per task, and a monitor that adds a thread when queued
- * tasks wait behind running ones.
+ * The {@code pool} hook executor: platform threads that take tasks from one queue, a thread woken
+ * only when none is already looking for work, and a stall check on the server's {@link Clock} that
+ * adds a thread when queued tasks wait behind blocked ones.
  *
  * <p>Waking a thread for every message costs two context switches per message (there and back),
- * which on a busy server is most of what a callout costs. Here a task submitted from a Netty event
- * loop only queues; the loop wakes one idle thread after it has read everything that arrived
- * together, and that thread runs the whole batch. A thread that is awake and looking for work is
- * never woken again. Batching is safe for blocking hooks because of the monitor: whenever tasks
- * have waited {@link #stallNanos} with no thread taking any (each running one may be blocked), it
- * wakes or starts another thread, up to {@code maxThreads}. A hook that sleeps therefore delays the
- * others queued behind it by at most about that long, once. Idle threads (the most recently idle is
- * woken first, its cache warm) end after {@code keepAlive}; the monitor ticks only while there was
- * work in the last second.
+ * which on a busy server is most of what a callout costs. Here a thread that is awake and looking
+ * for work (or already woken and on its way) is never woken again: a burst of messages wakes one
+ * thread, which runs the whole burst, and a thread that finishes a task takes the next queued one
+ * without sleeping. Before it sleeps, a thread that ran out of work yields once, so a network
+ * thread it preempted when woken can hand over the rest of its batch first. Tasks queued while
+ * every awake thread runs one wake another of the {@code coreThreads} hot threads (the most
+ * recently idle first, its cache warm); those never time out.
+ *
+ * <p>Past the core the pool grows only for blocked hooks. Whenever tasks have waited {@code stall}
+ * with no thread taking any, the stall check counts the threads running a task that are not
+ * {@linkplain BlockedThread blocked}; while fewer than the core are, it adds a thread, up to {@code
+ * maxThreads}. A hook that sleeps therefore delays the others queued behind it by at most about the
+ * stall time, once; hooks that compute, or threads that wait for a CPU (starvation), do not make it
+ * grow. Idle threads past the core end after {@code keepAlive}; the stall check runs only while
+ * there was work in the last second.
  */
 final class HookPool extends AbstractExecutorService {
   private static final Logger logger = LoggerFactory.getLogger(HookPool.class);
@@ -42,48 +47,65 @@ final class HookPool extends AbstractExecutorService {
   private static final int RUNNING = 0;
   private static final int SHUTDOWN = 1;
   private static final int STOP = 2;
-  private static final long MONITOR_IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private static final long CHECK_IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
+  /** How much later than its tick the stall check may run and still count as on time. */
+  private static final long LATE_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+
+  private final int coreThreads;
   private final int maxThreads;
   private final long keepAliveNanos;
   private final long stallNanos;
-  private final String prefix;
+  private final Duration tick;
   private final ThreadFactory workerThreads;
+  private final Clock clock;
   private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedDeque<Worker> idle = new ConcurrentLinkedDeque<>();
   private final Set<Worker> workers = ConcurrentHashMap.newKeySet();
-  private final ConcurrentHashMap<EventExecutor, LoopSignal> loopSignals =
-      new ConcurrentHashMap<>();
 
   /** Threads alive. */
   private final AtomicInteger threads = new AtomicInteger();
 
-  /** Threads awake and not running a task (or woken and about to be). */
+  /**
+   * Threads awake and not running a task, or woken and about to be: while it is above zero, a new
+   * task needs no wake, as one of them will take it.
+   */
   private final AtomicInteger searching = new AtomicInteger();
-
-  /** When a thread last took a task ({@link System#nanoTime()}). */
-  private final AtomicLong lastTaken = new AtomicLong(System.nanoTime());
 
   private final Object stateLock = new Object();
   private volatile int state = RUNNING;
-  private volatile boolean monitorParked;
-  private volatile @Nullable Thread monitor; // written under stateLock
+  private volatile @Nullable ScheduledFuture<?> stallCheck; // written under stateLock
 
   /**
+   * @param coreThreads threads kept however long they idle; the pool starts up to this many (at
+   *     least one) without a stall
    * @param maxThreads the most threads at once
-   * @param keepAlive how long an idle thread waits for work before it ends
+   * @param keepAlive how long an idle thread past the core waits for work before it ends
    * @param stall how long queued tasks may wait with no thread taking any before another is added
    * @param prefix the threads' name prefix (a counter follows)
+   * @param clock runs the stall check
    */
-  HookPool(int maxThreads, Duration keepAlive, Duration stall, String prefix) {
+  HookPool(
+      int coreThreads,
+      int maxThreads,
+      Duration keepAlive,
+      Duration stall,
+      String prefix,
+      Clock clock) {
     if (maxThreads < 1) {
       throw new IllegalArgumentException("maxThreads: " + maxThreads + " (expected: >= 1)");
     }
+    if (coreThreads < 0 || coreThreads > maxThreads) {
+      throw new IllegalArgumentException(
+          "coreThreads: " + coreThreads + " (expected: 0.." + maxThreads + ")");
+    }
+    this.coreThreads = coreThreads;
     this.maxThreads = maxThreads;
     this.keepAliveNanos = keepAlive.toNanos();
     this.stallNanos = stall.toNanos();
-    this.prefix = prefix;
+    this.tick = Duration.ofNanos(Math.max(stallNanos / 2, TimeUnit.MICROSECONDS.toNanos(100)));
     this.workerThreads = HookExecutors.namedThreads(prefix);
+    this.clock = clock;
   }
 
   @Override
@@ -92,28 +114,19 @@ final class HookPool extends AbstractExecutorService {
       throw new RejectedExecutionException("the hook executor is shut down");
     }
     tasks.offer(task);
-    if (monitor == null) {
-      startMonitor();
-    } else if (monitorParked) {
-      wakeMonitor();
+    if (stallCheck == null) {
+      startStallCheck();
     }
-    if (searching.get() > 0) {
-      return;
+    if (searching.get() == 0) {
+      signal(false);
     }
-    EventExecutor loop = ThreadExecutorMap.currentExecutor();
-    if (loop == null) {
-      signal();
-      return;
-    }
-    LoopSignal loopSignal = loopSignals.get(loop);
-    if (loopSignal == null) {
-      loopSignal = loopSignals.computeIfAbsent(loop, LoopSignal::new);
-    }
-    loopSignal.schedule();
   }
 
-  /** Wakes (or starts) a thread when tasks wait and no thread is looking for one. */
-  private void signal() {
+  /**
+   * Wakes (or starts) a thread when tasks wait and no thread is looking for one; starts one past
+   * the core only when {@code grow}.
+   */
+  private void signal(boolean grow) {
     if (searching.get() > 0 || tasks.isEmpty()) {
       return;
     }
@@ -123,11 +136,12 @@ final class HookPool extends AbstractExecutorService {
       worker.wake();
       return;
     }
+    int limit = grow ? maxThreads : Math.max(1, coreThreads);
     int count;
     do {
       count = threads.get();
-      if (count >= maxThreads) {
-        return; // every thread is running a task: the queue waits for the first to finish
+      if (count >= limit) {
+        return; // every thread is running a task: the queue waits for one to finish or stall
       }
     } while (!threads.compareAndSet(count, count + 1));
     searching.incrementAndGet();
@@ -143,41 +157,25 @@ final class HookPool extends AbstractExecutorService {
     }
   }
 
-  /** Once per event loop: wakes a thread after the loop has handed over everything it read. */
-  private final class LoopSignal implements Runnable {
-    private final EventExecutor loop;
-    private boolean scheduled; // touched by the loop's own thread only
-
-    LoopSignal(EventExecutor loop) {
-      this.loop = loop;
-    }
-
-    void schedule() {
-      if (scheduled) {
-        return;
-      }
-      scheduled = true;
-      try {
-        loop.execute(this); // runs after the loop's current batch of reads
-      } catch (RejectedExecutionException e) {
-        scheduled = false;
-        signal();
-      }
-    }
-
-    @Override
-    public void run() {
-      scheduled = false;
-      signal();
-    }
-  }
-
   private final class Worker implements Runnable {
     final Thread thread;
     private volatile boolean woken;
+    private boolean retired; // its place in threads already given up
+
+    /**
+     * Odd while running a task, even between tasks: published for the stall check, which reads
+     * progress and business from it without a shared counter every thread writes.
+     */
+    private final AtomicLong phase = new AtomicLong();
+
+    private long phases; // this thread's own copy of phase
+
+    /** The stall check's view of this thread (the clock's thread only). */
+    final BlockedThread blocked;
 
     Worker() {
       thread = workerThreads.newThread(this);
+      blocked = new BlockedThread(thread);
     }
 
     void wake() {
@@ -191,7 +189,7 @@ final class HookPool extends AbstractExecutorService {
         work();
       } finally {
         workers.remove(this);
-        if (threads.decrementAndGet() == 0 && state != RUNNING) {
+        if ((retired ? threads.get() : threads.decrementAndGet()) == 0 && state != RUNNING) {
           synchronized (stateLock) {
             stateLock.notifyAll();
           }
@@ -200,14 +198,27 @@ final class HookPool extends AbstractExecutorService {
     }
 
     /** Starts counted as searching; returns when the thread should end. */
+    @SuppressWarnings("ThreadPriorityCheck") // one yield per batch; see below
     private void work() {
+      boolean yielded = false;
       while (true) {
         Runnable task = tasks.poll();
         if (task != null) {
           searching.decrementAndGet();
-          lastTaken.lazySet(System.nanoTime());
+          phase.lazySet(++phases);
           runTask(task);
+          phase.lazySet(++phases);
           searching.incrementAndGet();
+          yielded = false;
+          continue;
+        }
+        if (!yielded) {
+          // The thread that woke this one may have been preempted by it in the middle of handing
+          // over a batch (the scheduler favours a thread just woken): let it finish first, while
+          // this thread still counts as searching, so the rest of the batch runs here instead of
+          // waking this thread task by task. On an otherwise idle CPU this returns at once.
+          yielded = true;
+          Thread.yield();
           continue;
         }
         if (state != RUNNING) {
@@ -231,17 +242,20 @@ final class HookPool extends AbstractExecutorService {
       }
     }
 
-    /** Parks until woken (true) or, idle past the keep-alive, taken off the idle list (false). */
+    /**
+     * Parks until woken (true) or, idle past the keep-alive and not needed for the core, taken off
+     * the idle list (false).
+     */
     private boolean awaitWake() {
       long deadline = System.nanoTime() + keepAliveNanos;
       boolean timedOut = false;
       while (!woken) {
         long left = deadline - System.nanoTime();
         if (!timedOut && left <= 0) {
-          if (idle.remove(this)) {
+          if (retire()) {
             return false;
           }
-          timedOut = true; // a waker has it: its wake is on the way
+          timedOut = true; // a core thread, or a waker has it and its wake is on the way
         }
         if (timedOut) {
           LockSupport.park(this);
@@ -250,6 +264,24 @@ final class HookPool extends AbstractExecutorService {
         }
       }
       return true;
+    }
+
+    /**
+     * Ends this idle thread if it is past the core and no waker has taken it. Its place is given up
+     * first, so threads that time out together cannot all leave and empty the core.
+     */
+    private boolean retire() {
+      for (int count = threads.get(); count > coreThreads; count = threads.get()) {
+        if (threads.compareAndSet(count, count - 1)) {
+          if (idle.remove(this)) {
+            retired = true;
+            return true;
+          }
+          threads.incrementAndGet(); // a waker has it
+          return false;
+        }
+      }
+      return false;
     }
 
     private void runTask(Runnable task) {
@@ -267,58 +299,81 @@ final class HookPool extends AbstractExecutorService {
     }
   }
 
-  // ---- The monitor ----
+  // ---- The stall check ----
 
-  private void wakeMonitor() {
+  private void startStallCheck() {
     synchronized (stateLock) {
-      if (monitorParked) {
-        monitorParked = false;
-        if (monitor != null) {
-          LockSupport.unpark(monitor);
-        }
-      }
-    }
-  }
-
-  private void startMonitor() {
-    synchronized (stateLock) {
-      if (monitor == null && state == RUNNING) {
-        Thread thread = new Thread(this::watch, prefix + "monitor");
-        thread.setDaemon(true);
-        monitor = thread;
-        thread.start();
-      }
-    }
-  }
-
-  /** Adds a thread whenever tasks have waited {@code stallNanos} and no thread took any. */
-  private void watch() {
-    long tick = Math.max(stallNanos / 2, TimeUnit.MICROSECONDS.toNanos(100));
-    long lastWork = System.nanoTime();
-    while (state != STOP) {
-      LockSupport.parkNanos(this, tick);
-      long now = System.nanoTime();
-      if (!tasks.isEmpty()) {
-        lastWork = now;
-        if (searching.get() == 0 && now - lastTaken.get() > stallNanos) {
-          signal();
-        }
-      } else if (state != RUNNING) {
+      if (stallCheck != null || state == STOP) {
         return;
-      } else if (now - lastWork > MONITOR_IDLE_NANOS
-          && now - lastTaken.get() > MONITOR_IDLE_NANOS) {
-        synchronized (stateLock) {
-          monitorParked = true;
+      }
+      try {
+        stallCheck = clock.every(tick, new StallCheck());
+      } catch (RejectedExecutionException e) {
+        // The clock is closed: the server is stopping, and no thread is added any more.
+      }
+    }
+  }
+
+  /** One run of the stall check, from work after an idle second to the next idle second. */
+  private final class StallCheck implements Runnable {
+    private long lastWork = System.nanoTime();
+    private long lastRun = System.nanoTime();
+    private long lateAt = lastRun; // when a run last came late: the process was short of CPU
+    private long progress = -1;
+    private long progressAt = System.nanoTime();
+
+    @Override
+    public void run() {
+      long now = System.nanoTime();
+      if (now - lastRun > tick.toNanos() + LATE_NANOS) {
+        lateAt = now;
+      }
+      lastRun = now;
+      if (tasks.isEmpty()) {
+        progressAt = now;
+        if (state != RUNNING || now - lastWork > CHECK_IDLE_NANOS) {
+          stop();
         }
-        // The next execute() unparks it; one that queued its task before seeing the flag is
-        // caught here (each side writes, then reads what the other wrote).
-        if (!tasks.isEmpty()) {
-          monitorParked = false;
+        return;
+      }
+      lastWork = now;
+      long phases = 0;
+      for (Worker worker : workers) {
+        phases += worker.phase.get();
+      }
+      if (phases != progress || searching.get() > 0) {
+        progress = phases;
+        progressAt = now;
+        return;
+      }
+      if (now - progressAt < stallNanos) {
+        return;
+      }
+      int canRun = 0;
+      for (Worker worker : workers) {
+        long phase = worker.phase.get();
+        if ((phase & 1) != 0 && !worker.blocked.isBlocked(phase, now, lateAt)) {
+          canRun++;
         }
-        while (monitorParked && state == RUNNING) {
-          LockSupport.park(this);
+      }
+      if (canRun < Math.max(1, coreThreads)) {
+        signal(true);
+        progressAt = now;
+      }
+    }
+
+    private void stop() {
+      synchronized (stateLock) {
+        ScheduledFuture<?> self = stallCheck;
+        if (self != null) {
+          self.cancel(false);
         }
-        lastWork = System.nanoTime();
+        stallCheck = null;
+      }
+      // execute() reads stallCheck after queueing its task: one that still saw this run is caught
+      // here (each side writes, then reads what the other wrote).
+      if (!tasks.isEmpty()) {
+        startStallCheck();
       }
     }
   }
@@ -331,17 +386,16 @@ final class HookPool extends AbstractExecutorService {
       if (state == RUNNING) {
         state = SHUTDOWN;
       }
-      monitorParked = false;
-      if (monitor != null) {
-        LockSupport.unpark(monitor);
-      }
     }
-    // Idle threads wake, run what is still queued, and end.
+    // Idle threads wake, run what is still queued, and end; the stall check keeps watching them.
     for (Worker worker = idle.pollFirst(); worker != null; worker = idle.pollFirst()) {
       searching.incrementAndGet();
       worker.wake();
     }
-    signal();
+    if (!tasks.isEmpty()) {
+      startStallCheck();
+    }
+    signal(false);
   }
 
   @Override
@@ -354,6 +408,12 @@ final class HookPool extends AbstractExecutorService {
     }
     for (Worker worker : workers) {
       worker.thread.interrupt();
+    }
+    synchronized (stateLock) {
+      ScheduledFuture<?> check = stallCheck;
+      if (check != null) {
+        check.cancel(false);
+      }
     }
     return left;
   }

@@ -1,5 +1,6 @@
 package dev.extproc.callout.internal;
 
+import io.grpc.util.AdvancedTlsX509KeyManager;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -101,11 +102,23 @@ public final class TlsMaterial {
     }
   }
 
-  /** Key managers that present this chain. */
-  public KeyManager[] keyManagers() {
+  /** A key manager that presents this chain, until a {@link CertificateReloader} swaps it. */
+  public AdvancedTlsX509KeyManager keyManager() {
     // A key manager over the parsed key: a PKCS#12 key store would encrypt the key with a slow
     // password-based cipher only to decrypt it again, a quarter of a second of start-up.
-    return new KeyManager[] {new FixedKeyManager(privateKey, chain)};
+    AdvancedTlsX509KeyManager keys = new AdvancedTlsX509KeyManager();
+    presentWith(keys);
+    return keys;
+  }
+
+  /** Key managers that present this chain. */
+  public KeyManager[] keyManagers() {
+    return new KeyManager[] {keyManager()};
+  }
+
+  /** Makes {@code keys} present this chain from now on. */
+  void presentWith(AdvancedTlsX509KeyManager keys) {
+    keys.updateIdentityCredentials(chain.clone(), privateKey);
   }
 
   /** A server SSL context that presents what {@code keyManagers} choose. */

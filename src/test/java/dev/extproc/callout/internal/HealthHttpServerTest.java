@@ -26,6 +26,7 @@ class HealthHttpServerTest {
       "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
   private final List<Socket> sockets = new ArrayList<>();
+  private final Clock clock = new Clock();
   private @Nullable HealthHttpServer server;
 
   @AfterEach
@@ -36,6 +37,7 @@ class HealthHttpServerTest {
     if (server != null) {
       server.stop();
     }
+    clock.close();
   }
 
   private InetSocketAddress address() {
@@ -49,6 +51,7 @@ class HealthHttpServerTest {
             null,
             () -> true,
             null,
+            clock,
             timeLimit,
             maxExchanges);
   }
