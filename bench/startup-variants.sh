@@ -14,18 +14,8 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 idle=${IDLE:-0}
 port=18000
-fifo=$(mktemp -u)
-mkfifo "$fifo"
-exec 4<>"$fifo"
-rm "$fifo"
-healthy() {
-  local status
-  { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
-  printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-  read -rt 5 -u 3 status || status=
-  exec 3<&-
-  [[ $status == *" 200 "* ]]
-}
+# shellcheck source=bench/health-poll.sh
+source bench/health-poll.sh
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A times rss cpu idle_rss
 for round in $(seq "$runs"); do
@@ -39,7 +29,7 @@ for round in $(seq "$runs"); do
     pid=$!
     until healthy; do
       kill -0 "$pid" 2>/dev/null || { cat /tmp/callout-variants.log; exit 1; }
-      read -rt 0.005 -u 4 || true
+      pause
     done
     end=$(date +%s%N)
     ms=$(((end - start) / 1000000))

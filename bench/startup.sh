@@ -9,21 +9,8 @@ runs=${1:-7}
 shift || true
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
 port=18000
-# Polls without starting a process per attempt (curl and sleep every 5 ms would take a good
-# share of a core from the JVM being measured): bash's /dev/tcp for the HTTP request, and a read
-# with a timeout on an idle FIFO for the pause.
-fifo=$(mktemp -u)
-mkfifo "$fifo"
-exec 4<>"$fifo"
-rm "$fifo"
-healthy() {
-  local status
-  { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
-  printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-  read -rt 5 -u 3 status || status=
-  exec 3<&-
-  [[ $status == *" 200 "* ]]
-}
+# shellcheck source=bench/health-poll.sh
+source bench/health-poll.sh
 times=()
 cpus=()
 for _ in $(seq "$runs"); do
@@ -35,7 +22,7 @@ for _ in $(seq "$runs"); do
   pid=$!
   until healthy; do
     kill -0 "$pid" 2>/dev/null || { cat /tmp/callout-startup.log; exit 1; }
-    read -rt 0.005 -u 4 || true # sleeps 5 ms without starting a process
+    pause
   done
   end=$(date +%s%N)
   times+=($(( (end - start) / 1000000 )))
