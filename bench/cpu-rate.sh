@@ -12,7 +12,8 @@
 # pinned to one core the JIT needs about a minute in all). On the first floor only, a short
 # closed-loop saturation probe per scenario (PROBE_WARMUP + PROBE_DURATION, CONCURRENCY in flight)
 # sets that scenario's rate: FRACTION of the floor's streams/s, printed, the same for every server
-# of the run. Then each scenario at its rate: WARMUP (the load generator's JIT), then REPEAT
+# of the run. Then each scenario at its rate: WARMUP (the load generator's JIT; with 5 s its first
+# windows still started streams 0.1-2 s late, in bursts that flatter the server), then REPEAT
 # windows of DURATION in one load generator, whose median counts. The table gives each scenario's
 # CPU per stream for the floor before and after and for ours, ours against the mean of the two
 # floors, and the open loop's p99 latency; for body scenarios also server body bytes per CPU
@@ -22,7 +23,7 @@
 # Environment (default): SCENARIOS ("headers req-resp-headers streamed full-duplex"),
 #   EXECUTORS ("pool inline"), SAMPLE (add-header), FRACTION (0.5), RATES (unset: probe; or
 #   "scenario=rate ..." to skip the probe), PREWARM (15s), PROBE_WARMUP (3s), PROBE_DURATION (5s),
-#   WARMUP (5s), DURATION (5s), REPEAT (3), CONCURRENCY (32), CONNECTIONS (1),
+#   WARMUP (20s), DURATION (5s), REPEAT (3), CONCURRENCY (32), CONNECTIONS (1),
 #   BODY_SIZE (64KiB), CHUNKS (4) for streamed, FD_BODY_SIZE (1MiB), FD_CHUNKS (16) for
 #   full-duplex, PORT (19080), HEALTH_PORT (19000), SERVER_CPU (0), LOADGEN_CPU (1),
 #   SERVER_JAVA_OPTS, LOADGEN_JAVA_OPTS, OUT (a new temporary directory); JAVA_HOME picks the JDK.
@@ -37,7 +38,7 @@ fraction=${FRACTION:-0.5}
 prewarm=${PREWARM:-15s}
 probe_warmup=${PROBE_WARMUP:-3s}
 probe_duration=${PROBE_DURATION:-5s}
-warmup=${WARMUP:-5s}
+warmup=${WARMUP:-20s}
 duration=${DURATION:-5s}
 repeat=${REPEAT:-3}
 concurrency=${CONCURRENCY:-32}
