@@ -9,13 +9,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,12 +32,12 @@ import org.slf4j.LoggerFactory;
  * recently idle first, its cache warm); those never time out.
  *
  * <p>Past the core the pool grows only for blocked hooks. Whenever tasks have waited {@code stall}
- * with no thread taking any, the stall check counts the threads running a task that are not
- * {@linkplain BlockedThread blocked}; while fewer than the core are, it adds a thread, up to {@code
- * maxThreads}. A hook that sleeps therefore delays the others queued behind it by at most about the
- * stall time, once; hooks that compute, or threads that wait for a CPU (starvation), do not make it
- * grow. Idle threads past the core end after {@code keepAlive}; the stall check runs only while
- * there was work in the last second.
+ * with no thread taking any, the {@linkplain PoolStallCheck stall check} counts the threads running
+ * a task that are not {@linkplain BlockedThread blocked}; while fewer than the core are, it adds a
+ * thread, up to {@code maxThreads}. A hook that sleeps therefore delays the others queued behind it
+ * by at most about the stall time, once; hooks that compute, or threads that wait for a CPU
+ * (starvation), do not make it grow. Idle threads past the core end after {@code keepAlive}; the
+ * stall check runs only while there was work in the last second.
  */
 final class HookPool extends AbstractExecutorService {
   private static final Logger logger = LoggerFactory.getLogger(HookPool.class);
@@ -47,21 +45,14 @@ final class HookPool extends AbstractExecutorService {
   private static final int RUNNING = 0;
   private static final int SHUTDOWN = 1;
   private static final int STOP = 2;
-  private static final long CHECK_IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
-
-  /** How much later than its tick the stall check may run and still count as on time. */
-  private static final long LATE_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
-
-  private final int coreThreads;
+  final int coreThreads;
   private final int maxThreads;
   private final long keepAliveNanos;
-  private final long stallNanos;
-  private final Duration tick;
   private final ThreadFactory workerThreads;
-  private final Clock clock;
-  private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+  private final PoolStallCheck stallCheck;
+  final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedDeque<Worker> idle = new ConcurrentLinkedDeque<>();
-  private final Set<Worker> workers = ConcurrentHashMap.newKeySet();
+  final Set<Worker> workers = ConcurrentHashMap.newKeySet();
 
   /** Threads alive. */
   private final AtomicInteger threads = new AtomicInteger();
@@ -70,11 +61,10 @@ final class HookPool extends AbstractExecutorService {
    * Threads awake and not running a task, or woken and about to be: while it is above zero, a new
    * task needs no wake, as one of them will take it.
    */
-  private final AtomicInteger searching = new AtomicInteger();
+  final AtomicInteger searching = new AtomicInteger();
 
   private final Object stateLock = new Object();
   private volatile int state = RUNNING;
-  private volatile @Nullable ScheduledFuture<?> stallCheck; // written under stateLock
 
   /**
    * @param coreThreads threads kept however long they idle; the pool starts up to this many (at
@@ -102,10 +92,8 @@ final class HookPool extends AbstractExecutorService {
     this.coreThreads = coreThreads;
     this.maxThreads = maxThreads;
     this.keepAliveNanos = keepAlive.toNanos();
-    this.stallNanos = stall.toNanos();
-    this.tick = Duration.ofNanos(Math.max(stallNanos / 2, TimeUnit.MICROSECONDS.toNanos(100)));
     this.workerThreads = HookExecutors.namedThreads(prefix);
-    this.clock = clock;
+    this.stallCheck = new PoolStallCheck(this, stall, clock);
   }
 
   @Override
@@ -114,8 +102,8 @@ final class HookPool extends AbstractExecutorService {
       throw new RejectedExecutionException("the hook executor is shut down");
     }
     tasks.offer(task);
-    if (stallCheck == null) {
-      startStallCheck();
+    if (!stallCheck.isOn()) {
+      stallCheck.start();
     }
     if (searching.get() == 0) {
       signal(false);
@@ -126,7 +114,7 @@ final class HookPool extends AbstractExecutorService {
    * Wakes (or starts) a thread when tasks wait and no thread is looking for one; starts one past
    * the core only when {@code grow}.
    */
-  private void signal(boolean grow) {
+  void signal(boolean grow) {
     if (searching.get() > 0 || tasks.isEmpty()) {
       return;
     }
@@ -157,7 +145,7 @@ final class HookPool extends AbstractExecutorService {
     }
   }
 
-  private final class Worker implements Runnable {
+  final class Worker implements Runnable {
     final Thread thread;
     private volatile boolean woken;
     private boolean retired; // its place in threads already given up
@@ -166,7 +154,7 @@ final class HookPool extends AbstractExecutorService {
      * Odd while running a task, even between tasks: published for the stall check, which reads
      * progress and business from it without a shared counter every thread writes.
      */
-    private final AtomicLong phase = new AtomicLong();
+    final AtomicLong phase = new AtomicLong();
 
     private long phases; // this thread's own copy of phase
 
@@ -299,85 +287,6 @@ final class HookPool extends AbstractExecutorService {
     }
   }
 
-  // ---- The stall check ----
-
-  private void startStallCheck() {
-    synchronized (stateLock) {
-      if (stallCheck != null || state == STOP) {
-        return;
-      }
-      try {
-        stallCheck = clock.every(tick, new StallCheck());
-      } catch (RejectedExecutionException e) {
-        // The clock is closed: the server is stopping, and no thread is added any more.
-      }
-    }
-  }
-
-  /** One run of the stall check, from work after an idle second to the next idle second. */
-  private final class StallCheck implements Runnable {
-    private long lastWork = System.nanoTime();
-    private long lastRun = System.nanoTime();
-    private long lateAt = lastRun; // when a run last came late: the process was short of CPU
-    private long progress = -1;
-    private long progressAt = System.nanoTime();
-
-    @Override
-    public void run() {
-      long now = System.nanoTime();
-      if (now - lastRun > tick.toNanos() + LATE_NANOS) {
-        lateAt = now;
-      }
-      lastRun = now;
-      if (tasks.isEmpty()) {
-        progressAt = now;
-        if (state != RUNNING || now - lastWork > CHECK_IDLE_NANOS) {
-          stop();
-        }
-        return;
-      }
-      lastWork = now;
-      long phases = 0;
-      for (Worker worker : workers) {
-        phases += worker.phase.get();
-      }
-      if (phases != progress || searching.get() > 0) {
-        progress = phases;
-        progressAt = now;
-        return;
-      }
-      if (now - progressAt < stallNanos) {
-        return;
-      }
-      int canRun = 0;
-      for (Worker worker : workers) {
-        long phase = worker.phase.get();
-        if ((phase & 1) != 0 && !worker.blocked.isBlocked(phase, now, lateAt)) {
-          canRun++;
-        }
-      }
-      if (canRun < Math.max(1, coreThreads)) {
-        signal(true);
-        progressAt = now;
-      }
-    }
-
-    private void stop() {
-      synchronized (stateLock) {
-        ScheduledFuture<?> self = stallCheck;
-        if (self != null) {
-          self.cancel(false);
-        }
-        stallCheck = null;
-      }
-      // execute() reads stallCheck after queueing its task: one that still saw this run is caught
-      // here (each side writes, then reads what the other wrote).
-      if (!tasks.isEmpty()) {
-        startStallCheck();
-      }
-    }
-  }
-
   // ---- Life cycle ----
 
   @Override
@@ -393,7 +302,7 @@ final class HookPool extends AbstractExecutorService {
       worker.wake();
     }
     if (!tasks.isEmpty()) {
-      startStallCheck();
+      stallCheck.start();
     }
     signal(false);
   }
@@ -409,13 +318,13 @@ final class HookPool extends AbstractExecutorService {
     for (Worker worker : workers) {
       worker.thread.interrupt();
     }
-    synchronized (stateLock) {
-      ScheduledFuture<?> check = stallCheck;
-      if (check != null) {
-        check.cancel(false);
-      }
-    }
+    stallCheck.cancel();
     return left;
+  }
+
+  /** Whether {@link #shutdownNow()} was called. */
+  boolean isStopped() {
+    return state == STOP;
   }
 
   @Override
