@@ -132,12 +132,20 @@ echo "open loop at $fraction of the floor's closed-loop saturation ($concurrency
   "$connections connection(s); streamed $body_size in $chunks chunks each way, full-duplex" \
   "$fd_body_size in $fd_chunks chunks; JSON in $out"
 echo "(CPU: server µs per stream, floor before / ours / floor after; ratio: ours / mean floor;" \
-  "GB/s: body bytes per server CPU second; p99: open-loop latency in µs; lag: start lag p99 µs)"
+  "GB/s: body bytes per server CPU second; p99: open-loop latency in µs; lag: start lag p99 µs;" \
+  "LG core: the load generator's CPU share of its core at the rate, above 0.8 it is saturated itself)"
 echo
-row='%-17s %-7s %7s %8s %8s %8s %7s %23s %7s %8s %8s %8s %7s %6s\n'
+# The share of its one core the load generator used at the rate (its CPU per stream x rate): near
+# 1 it is saturated itself, starts streams late in bursts, and the latency and timeouts of that
+# row are its own, whichever server it drives.
+lg_core() {
+  awk -v c="$(field "$1" client_cpu_us_per_stream 1)" -v r="$2" \
+    'BEGIN { if (c == "-") print "-"; else printf "%.2f", c * r / 1e6 }'
+}
+row='%-17s %-7s %7s %8s %8s %8s %7s %23s %7s %8s %8s %8s %7s %6s %14s\n'
 # shellcheck disable=SC2059  # the format is the row above
 printf "$row" scenario server rate "floor 1" ours "floor 2" ratio "GB/s floor1/ours/floor2" \
-  "GB/s r" "floor p99" "our p99" "our str/s" lag errors
+  "GB/s r" "floor p99" "our p99" "our str/s" lag errors "LG core f/o/f"
 for scenario in $scenarios; do
   b="$out/floor-before-$scenario.json" a="$out/floor-after-$scenario.json"
   for executor in $executors; do
@@ -150,11 +158,12 @@ for scenario in $scenarios; do
     ga=$(field "$a" server_gb_per_cpu_s 3)
     gratio=$(awk -v b="$gb" -v a="$ga" -v o="$go" \
       'BEGIN { if (b != "-" && a != "-" && o != "-") printf "%.2fx", 2 * o / (a + b); else print "-" }')
+    lg=$(lg_core "$b" "${rate[$scenario]}")/$(lg_core "$o" "${rate[$scenario]}")/$(lg_core "$a" "${rate[$scenario]}")
     errors=$(awk -v a="$(field "$b" errors)" -v b="$(field "$o" errors)" -v c="$(field "$a" errors)" \
       'BEGIN { print a + b + c }')
     # shellcheck disable=SC2059
     printf "$row" "$scenario" "$executor" "${rate[$scenario]:--}" "$fb" "$oc" "$fa" "$ratio" \
       "$gb/$go/$ga" "$gratio" "$(field "$b" p99_us)/$(field "$a" p99_us)" "$(field "$o" p99_us)" \
-      "$(field "$o" streams_per_s)" "$(field "$o" start_lag_p99_us)" "$errors"
+      "$(field "$o" streams_per_s)" "$(field "$o" start_lag_p99_us)" "$errors" "$lg"
   done
 done
