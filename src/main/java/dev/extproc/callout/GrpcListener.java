@@ -15,8 +15,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Binds one gRPC listener of a {@link CalloutServer} (plaintext or TLS, serving ext_proc, {@code
- * grpc.health.v1} and reflection) with the configured transport limits, and names the listener in
- * what fails.
+ * grpc.health.v1} and reflection) with the configured transport limits. Its address resolution and
+ * bind failures, which name the listener, serve the HTTP health listener too.
  */
 final class GrpcListener {
 

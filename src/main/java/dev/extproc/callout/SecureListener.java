@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  */
 record SecureListener(
     List<KeyManager> keyManagers, @Nullable CertificateReloader reloader, @Nullable Server server) {
-  private static final Logger logger = LoggerFactory.getLogger(SecureListener.class);
+  // The category the listeners have always logged under, which log filters may name.
+  private static final Logger logger = LoggerFactory.getLogger(Listeners.class);
 
   /** Whether any listener needs TLS material. */
   static boolean isNeeded(CalloutServerConfig config) {
