@@ -77,11 +77,7 @@ public final class CalloutContext {
   private @Nullable ProtocolConfiguration protocolConfig;
   private boolean observabilityMode;
 
-  private @Nullable Phase phase;
-  private @Nullable ImmediateResponse immediateResponse;
-  private Struct.@Nullable Builder dynamicMetadata;
-  private ProcessingMode.@Nullable Builder modeOverride;
-  private boolean timeoutExtended;
+  private final PhaseAdditions additions = new PhaseAdditions();
 
   CalloutContext(long streamId, @Nullable SocketAddress peerAddress, Context grpcContext) {
     this.streamId = streamId;
@@ -176,22 +172,7 @@ public final class CalloutContext {
    *     whose override Envoy reads
    */
   public void overrideMode(Consumer<ProcessingMode.Builder> change) {
-    requireNonNull(change, "change");
-    Phase current = currentPhase();
-    if (current != Phase.REQUEST_HEADERS && current != Phase.RESPONSE_HEADERS) {
-      throw new IllegalStateException(
-          "mode_override is read by Envoy only in reply to headers, not " + current.wireName());
-    }
-    if (modeOverride == null) {
-      // By number: a mode newer than our protos (GRPC) is UNRECOGNIZED, which the setter refuses.
-      ProtocolConfiguration announced =
-          protocolConfig == null ? ProtocolConfiguration.getDefaultInstance() : protocolConfig;
-      modeOverride =
-          ProcessingMode.newBuilder()
-              .setRequestBodyModeValue(announced.getRequestBodyModeValue())
-              .setResponseBodyModeValue(announced.getResponseBodyModeValue());
-    }
-    change.accept(modeOverride);
+    additions.overrideMode(change, protocolConfig);
   }
 
   /**
@@ -205,15 +186,11 @@ public final class CalloutContext {
    */
   public void extendMessageTimeout(Duration timeout) {
     requireNonNull(timeout, "timeout");
-    Phase current = currentPhase();
+    Phase current = additions.current();
     if (timeout.compareTo(Duration.ofMillis(1)) < 0) {
       throw new IllegalArgumentException("timeout: " + timeout + " (expected: >= 1ms)");
     }
-    if (timeoutExtended) {
-      throw new IllegalStateException(
-          "override_message_timeout already sent for " + current.wireName() + " (at most once)");
-    }
-    timeoutExtended = true;
+    additions.markTimeoutExtended(current);
     if (standaloneSender != null && !observabilityMode) {
       standaloneSender.sendStandalone(
           ProcessingResponse.newBuilder()
@@ -330,17 +307,7 @@ public final class CalloutContext {
    *     200)
    */
   public void respondImmediately(ImmediateResponse response) {
-    requireNonNull(response, "response");
-    Phase current = currentPhase();
-    if (!current.allowsImmediateResponse()) {
-      throw new IllegalStateException(
-          "immediate_response is not allowed in reply to " + current.wireName());
-    }
-    int code = response.getStatus().getCodeValue();
-    if (code < 200 || code > 599) {
-      throw new IllegalArgumentException("httpStatus: " + code + " (expected: 200..599)");
-    }
-    immediateResponse = response;
+    additions.respondImmediately(response);
   }
 
   /**
@@ -352,29 +319,12 @@ public final class CalloutContext {
    * @throws IllegalArgumentException when a top-level value is not a struct
    */
   public void attachDynamicMetadata(Struct metadata) {
-    requireNonNull(metadata, "metadata");
-    currentPhase();
-    PhaseReply.checkNamespaces(metadata);
-    if (dynamicMetadata == null) {
-      dynamicMetadata = Struct.newBuilder();
-    }
-    dynamicMetadata.putAllFields(metadata.getFieldsMap());
-  }
-
-  private Phase currentPhase() {
-    if (phase == null) {
-      throw new IllegalStateException("only a hook may call this, while its message is processed");
-    }
-    return phase;
+    additions.attachDynamicMetadata(metadata);
   }
 
   /** Records what {@code request} tells about the stream, before its hook runs. */
   void enter(ProcessingRequest request, Phase phase) {
-    this.phase = phase;
-    immediateResponse = null;
-    dynamicMetadata = null;
-    modeOverride = null;
-    timeoutExtended = false;
+    additions.begin(phase);
     if (request.getObservabilityMode()) {
       observabilityMode = true;
     }
@@ -409,21 +359,18 @@ public final class CalloutContext {
 
   /** Ends the current phase. */
   void exit() {
-    phase = null;
-    immediateResponse = null;
-    dynamicMetadata = null;
-    modeOverride = null;
+    additions.end();
   }
 
   @Nullable ImmediateResponse immediateResponse() {
-    return immediateResponse;
+    return additions.immediateResponse();
   }
 
   @Nullable Struct dynamicMetadata() {
-    return dynamicMetadata == null ? null : dynamicMetadata.build();
+    return additions.dynamicMetadata();
   }
 
   @Nullable ProcessingMode pendingModeOverride() {
-    return modeOverride == null ? null : modeOverride.build();
+    return additions.pendingModeOverride();
   }
 }

@@ -7,7 +7,6 @@ import com.google.errorprone.annotations.CanIgnoreReturnValue;
 import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.internal.CommandLine;
 import dev.extproc.callout.internal.Durations;
-import dev.extproc.callout.internal.HookExecutors;
 import dev.extproc.callout.internal.Sizes;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
@@ -17,7 +16,6 @@ import io.envoyproxy.envoy.service.ext_proc.v3.HttpTrailers;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
-import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import java.io.IOException;
@@ -27,13 +25,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.LoggerFactory;
 
 /**
  * An Envoy ext_proc callout server: subclass it, override the hooks of the phases you care about,
@@ -82,18 +76,10 @@ public abstract class CalloutServer implements AutoCloseable {
   public static final Duration HOOKS_RETURN_TIMEOUT = Duration.ofSeconds(1);
 
   private final CalloutServerConfig config;
-  private final boolean overridesProcess;
-  private final boolean overridesStreamStart;
-  private final boolean overridesStreamEnd;
-  private final MutationGuard guard;
-  private final Clock clock = new Clock();
+  private final ProcessorService service;
   private final StreamRegistry streams;
   private final CalloutMetrics metrics;
-  private final Object lock = new Object();
-  private @Nullable Listeners listeners;
-  private boolean closed;
-  private boolean hookExecutorCreated;
-  private @Nullable ExecutorService hookExecutor;
+  private final ServerLifecycle lifecycle;
 
   /** Creates a callout with the default configuration. */
   protected CalloutServer() {
@@ -103,16 +89,11 @@ public abstract class CalloutServer implements AutoCloseable {
   /** Creates a callout with {@code config}. */
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
+    Clock clock = new Clock();
     this.streams = new StreamRegistry(config.maxConcurrentStreams(), config.hookDeadline(), clock);
-    this.overridesProcess =
-        declares(getClass(), "process", ProcessingRequest.class, CalloutContext.class);
-    this.overridesStreamStart = declares(getClass(), "onStreamStart", CalloutContext.class);
-    this.overridesStreamEnd =
-        declares(getClass(), "onStreamEnd", CalloutContext.class, Status.class);
-    this.guard =
-        new MutationGuard(
-            config.mutationPolicy(), config.mutationProfile(), config.allowedMutationHeaders());
+    this.service = new ProcessorService(this, config);
     this.metrics = CalloutMetrics.create(config, streams::open);
+    this.lifecycle = new ServerLifecycle(config, streams, clock);
   }
 
   /**
@@ -238,37 +219,7 @@ public abstract class CalloutServer implements AutoCloseable {
    * callout's hooks, to add to a gRPC server you run yourself (or an in-process test server).
    */
   public final ServerServiceDefinition service() {
-    StreamCore.Shared shared =
-        new StreamCore.Shared(
-            this,
-            guard,
-            metrics,
-            streams,
-            hookExecutor(),
-            overridesProcess,
-            overridesStreamStart,
-            overridesStreamEnd);
-    MethodDescriptor<ProcessingRequest, ProcessingResponse> process =
-        SizeCheckedRequests.processMethod(config.maxInboundMessageSize());
-    return ServerServiceDefinition.builder(SizeCheckedRequests.service(process))
-        .addMethod(process, (call, headers) -> CalloutStream.open(shared, call))
-        .build();
-  }
-
-  /**
-   * The executor hooks run on, created on first use as the configuration says; {@code null} when
-   * hooks run inline on the thread that delivers the message.
-   *
-   * @throws IllegalStateException for virtual threads on a JDK without them
-   */
-  private @Nullable Executor hookExecutor() {
-    synchronized (lock) {
-      if (!hookExecutorCreated) {
-        hookExecutor = HookExecutors.create(config, clock);
-        hookExecutorCreated = true;
-      }
-      return hookExecutor;
-    }
+    return service.definition(metrics, streams, lifecycle.hookExecutor());
   }
 
   /**
@@ -280,12 +231,7 @@ public abstract class CalloutServer implements AutoCloseable {
    * @throws IllegalStateException when already started or closed
    */
   public final CalloutServer start() throws IOException {
-    synchronized (lock) {
-      if (closed || listeners != null) {
-        throw new IllegalStateException(closed ? "server is closed" : "server already started");
-      }
-      listeners = Listeners.start(config, service(), metrics.registry(), clock);
-    }
+    lifecycle.start(this::service, metrics.registry());
     return this;
   }
 
@@ -303,54 +249,7 @@ public abstract class CalloutServer implements AutoCloseable {
    */
   @Override
   public final void close() {
-    Listeners running;
-    synchronized (lock) {
-      closed = true;
-      running = listeners;
-    }
-    if (running != null) {
-      running.close(config.shutdownDrainDelay(), config.shutdownGracePeriod(), this::stopHooks);
-    } else {
-      stopHooks();
-    }
-  }
-
-  /**
-   * Once every stream has ended: lets hooks still running (their streams were cancelled at the end
-   * of the grace period) return, and the {@code onStreamEnd} calls queued behind them run, for up
-   * to {@link #HOOKS_RETURN_TIMEOUT}; then interrupts what still runs, and stops the clock (whose
-   * stall check the hook pool needs until then).
-   */
-  private void stopHooks() {
-    streams.close();
-    try {
-      stopHookExecutor();
-    } finally {
-      clock.close();
-    }
-  }
-
-  private void stopHookExecutor() {
-    ExecutorService executor;
-    synchronized (lock) {
-      executor = hookExecutor;
-    }
-    if (executor == null) {
-      return;
-    }
-    executor.shutdown();
-    try {
-      if (!executor.awaitTermination(HOOKS_RETURN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-        LoggerFactory.getLogger(CalloutServer.class)
-            .warn(
-                "hooks still running {} after their streams ended: interrupting them",
-                HOOKS_RETURN_TIMEOUT);
-        executor.shutdownNow();
-      }
-    } catch (InterruptedException e) {
-      executor.shutdownNow();
-      Thread.currentThread().interrupt();
-    }
+    lifecycle.close();
   }
 
   /**
@@ -358,22 +257,12 @@ public abstract class CalloutServer implements AutoCloseable {
    * was never started.
    */
   public final void awaitTermination() throws InterruptedException {
-    Listeners running;
-    synchronized (lock) {
-      running = listeners;
-    }
-    if (running != null) {
-      running.awaitTermination();
-    }
+    lifecycle.awaitTermination();
   }
 
   /** Like {@link #awaitTermination()}, for at most {@code timeout}; returns whether it stopped. */
   public final boolean awaitTermination(Duration timeout) throws InterruptedException {
-    Listeners running;
-    synchronized (lock) {
-      running = listeners;
-    }
-    return running == null || running.awaitTermination(timeout);
+    return lifecycle.awaitTermination(timeout);
   }
 
   /** Starts the server, drains it when the JVM shuts down, and blocks until it has stopped. */
@@ -395,23 +284,17 @@ public abstract class CalloutServer implements AutoCloseable {
 
   /** The bound address of the plaintext gRPC listener while running. */
   public final Optional<InetSocketAddress> plaintextAddress() {
-    return running().flatMap(Listeners::plaintextAddress);
+    return lifecycle.running().flatMap(Listeners::plaintextAddress);
   }
 
   /** The bound address of the TLS gRPC listener while running. */
   public final Optional<InetSocketAddress> secureAddress() {
-    return running().flatMap(Listeners::secureAddress);
+    return lifecycle.running().flatMap(Listeners::secureAddress);
   }
 
   /** The bound address of the HTTP health check listener while running. */
   public final Optional<InetSocketAddress> healthCheckAddress() {
-    return running().flatMap(Listeners::healthCheckAddress);
-  }
-
-  private Optional<Listeners> running() {
-    synchronized (lock) {
-      return Optional.ofNullable(listeners);
-    }
+    return lifecycle.running().flatMap(Listeners::healthCheckAddress);
   }
 
   /** The ext_proc streams open now, across every listener of {@link #service()}. */
@@ -421,19 +304,6 @@ public abstract class CalloutServer implements AutoCloseable {
 
   CalloutMetrics metrics() {
     return metrics;
-  }
-
-  /** Whether a subclass between {@code type} and this class declares the given method. */
-  private static boolean declares(Class<?> type, String name, Class<?>... parameterTypes) {
-    for (Class<?> c = type; c != null && c != CalloutServer.class; c = c.getSuperclass()) {
-      for (java.lang.reflect.Method method : c.getDeclaredMethods()) {
-        if (method.getName().equals(name)
-            && java.util.Arrays.equals(method.getParameterTypes(), parameterTypes)) {
-          return true;
-        }
-      }
-    }
-    return false;
   }
 
   /**

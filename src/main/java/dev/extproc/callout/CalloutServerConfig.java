@@ -3,13 +3,11 @@ package dev.extproc.callout;
 import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
-import com.google.common.net.HostAndPort;
 import com.google.errorprone.annotations.CanIgnoreReturnValue;
 import dev.extproc.callout.internal.ConfigParser;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -181,60 +179,11 @@ public final class CalloutServerConfig {
     SERVICE_EXTENSIONS_TRAFFIC
   }
 
-  private final @Nullable InetSocketAddress secureAddress;
-  private final @Nullable InetSocketAddress plaintextAddress;
-  private final @Nullable InetSocketAddress healthCheckAddress;
-  private final boolean secureHealthCheck;
-  private final boolean metricsEnabled;
-  private final @Nullable Path certChainPath;
-  private final @Nullable Path privateKeyPath;
-  private final @Nullable Path clientCaPath;
-  private final Duration certificateRefreshInterval;
-  private final byte @Nullable [] certChainPem;
-  private final byte @Nullable [] privateKeyPem;
-  private final int maxInboundMessageSize;
-  private final int maxConcurrentStreams;
-  private final int maxBufferedBodySize;
-  private final int streamedChunkSize;
-  private final Duration permitKeepAliveTime;
-  private final Duration keepAliveTime;
-  private final Duration keepAliveTimeout;
-  private final MutationPolicy mutationPolicy;
-  private final MutationProfile mutationProfile;
-  private final Set<String> allowedMutationHeaders;
-  private final HookExecutor hookExecutor;
-  private final int hookThreads;
-  private final Duration hookDeadline;
-  private final Duration shutdownGracePeriod;
-  private final Duration shutdownDrainDelay;
+  private final ConfigValues values;
 
   private CalloutServerConfig(Builder b) {
-    this.secureAddress = b.secureAddress;
-    this.plaintextAddress = b.plaintextAddress;
-    this.healthCheckAddress = b.healthCheckAddress;
-    this.secureHealthCheck = b.secureHealthCheck;
-    this.metricsEnabled = b.metricsEnabled;
-    this.certChainPath = b.certChainPath;
-    this.privateKeyPath = b.privateKeyPath;
-    this.clientCaPath = b.clientCaPath;
-    this.certificateRefreshInterval = b.certificateRefreshInterval;
-    this.certChainPem = b.certChainPem;
-    this.privateKeyPem = b.privateKeyPem;
-    this.maxInboundMessageSize = b.maxInboundMessageSize;
-    this.maxConcurrentStreams = b.maxConcurrentStreams;
-    this.maxBufferedBodySize = b.maxBufferedBodySize;
-    this.streamedChunkSize = b.streamedChunkSize;
-    this.permitKeepAliveTime = b.permitKeepAliveTime;
-    this.keepAliveTime = b.keepAliveTime;
-    this.keepAliveTimeout = b.keepAliveTimeout;
-    this.mutationPolicy = b.mutationPolicy;
-    this.mutationProfile = b.mutationProfile;
-    this.allowedMutationHeaders = Set.copyOf(b.allowedMutationHeaders);
-    this.hookExecutor = b.hookExecutor;
-    this.hookThreads = b.hookThreads;
-    this.hookDeadline = b.hookDeadline;
-    this.shutdownGracePeriod = b.shutdownGracePeriod;
-    this.shutdownDrainDelay = b.shutdownDrainDelay;
+    values = b.values.copy();
+    values.allowedMutationHeaders = Set.copyOf(values.allowedMutationHeaders);
   }
 
   /** Returns a builder holding the defaults. */
@@ -275,12 +224,12 @@ public final class CalloutServerConfig {
 
   /** The TLS gRPC listener's address; empty when TLS is disabled. */
   public Optional<InetSocketAddress> secureAddress() {
-    return Optional.ofNullable(secureAddress);
+    return Optional.ofNullable(values.secureAddress);
   }
 
   /** The plaintext gRPC listener's address; empty when it is disabled. */
   public Optional<InetSocketAddress> plaintextAddress() {
-    return Optional.ofNullable(plaintextAddress);
+    return Optional.ofNullable(values.plaintextAddress);
   }
 
   /**
@@ -288,12 +237,12 @@ public final class CalloutServerConfig {
    * by {@code grpc.health.v1} on the gRPC listeners.
    */
   public Optional<InetSocketAddress> healthCheckAddress() {
-    return Optional.ofNullable(healthCheckAddress);
+    return Optional.ofNullable(values.healthCheckAddress);
   }
 
   /** Whether the health check listener speaks HTTPS (with the TLS listener's certificate). */
   public boolean isSecureHealthCheck() {
-    return secureHealthCheck;
+    return values.secureHealthCheck;
   }
 
   /**
@@ -301,17 +250,17 @@ public final class CalloutServerConfig {
    * in combined health check mode there is no such listener, so no metrics either.
    */
   public boolean isMetricsEnabled() {
-    return metricsEnabled;
+    return values.metricsEnabled;
   }
 
   /** The PEM certificate chain file; empty when bytes or an ephemeral certificate are used. */
   public Optional<Path> certChainPath() {
-    return Optional.ofNullable(certChainPath);
+    return Optional.ofNullable(values.certChainPath);
   }
 
   /** The PEM (PKCS#8) private key file; empty when bytes or an ephemeral certificate are used. */
   public Optional<Path> privateKeyPath() {
-    return Optional.ofNullable(privateKeyPath);
+    return Optional.ofNullable(values.privateKeyPath);
   }
 
   /**
@@ -319,7 +268,7 @@ public final class CalloutServerConfig {
    * listener accepts any client.
    */
   public Optional<Path> clientCaPath() {
-    return Optional.ofNullable(clientCaPath);
+    return Optional.ofNullable(values.clientCaPath);
   }
 
   /**
@@ -327,25 +276,25 @@ public final class CalloutServerConfig {
    * checked for a new pair, which new connections then get; zero turns reloading off.
    */
   public Duration certificateRefreshInterval() {
-    return certificateRefreshInterval;
+    return values.certificateRefreshInterval;
   }
 
   /** Whether a certificate was configured, by path or bytes; if not, one is generated at start. */
   boolean hasCertificate() {
-    return certChainPath != null || certChainPem != null;
+    return values.certChainPath != null || values.certChainPem != null;
   }
 
   byte @Nullable [] certChainPem() {
-    return certChainPem == null ? null : certChainPem.clone();
+    return values.certChainPem == null ? null : values.certChainPem.clone();
   }
 
   byte @Nullable [] privateKeyPem() {
-    return privateKeyPem == null ? null : privateKeyPem.clone();
+    return values.privateKeyPem == null ? null : values.privateKeyPem.clone();
   }
 
   /** The largest inbound gRPC message in bytes; larger ones end the stream RESOURCE_EXHAUSTED. */
   public int maxInboundMessageSize() {
-    return maxInboundMessageSize;
+    return values.maxInboundMessageSize;
   }
 
   /**
@@ -353,22 +302,22 @@ public final class CalloutServerConfig {
    * stream over it is refused with {@code RESOURCE_EXHAUSTED}. Zero means no limit.
    */
   public int maxConcurrentStreams() {
-    return maxConcurrentStreams;
+    return values.maxConcurrentStreams;
   }
 
   /** The most a {@link BodyTransformer} may hold back of one body, in bytes. */
   public int maxBufferedBodySize() {
-    return maxBufferedBodySize;
+    return values.maxBufferedBodySize;
   }
 
   /** The largest {@code streamed_response} chunk sent in FULL_DUPLEX_STREAMED mode, in bytes. */
   public int streamedChunkSize() {
-    return streamedChunkSize;
+    return values.streamedChunkSize;
   }
 
   /** The shortest interval between client keepalive pings tolerated, with or without calls. */
   public Duration permitKeepAliveTime() {
-    return permitKeepAliveTime;
+    return values.permitKeepAliveTime;
   }
 
   /**
@@ -376,22 +325,22 @@ public final class CalloutServerConfig {
    * zero turns server pings off.
    */
   public Duration keepAliveTime() {
-    return keepAliveTime;
+    return values.keepAliveTime;
   }
 
   /** How long a server ping may go unanswered before the connection and its streams are closed. */
   public Duration keepAliveTimeout() {
-    return keepAliveTimeout;
+    return values.keepAliveTimeout;
   }
 
   /** What happens to a header mutation the proxy would reject or ignore (default REJECT). */
   public MutationPolicy mutationPolicy() {
-    return mutationPolicy;
+    return values.mutationPolicy;
   }
 
   /** Whose rules header mutations are checked against (default ENVOY). */
   public MutationProfile mutationProfile() {
-    return mutationProfile;
+    return values.mutationProfile;
   }
 
   /**
@@ -399,17 +348,17 @@ public final class CalloutServerConfig {
    * (lower case; a trailing {@code *} is a prefix); empty by default, as in Envoy.
    */
   public Set<String> allowedMutationHeaders() {
-    return allowedMutationHeaders;
+    return values.allowedMutationHeaders;
   }
 
   /** Where hooks run. */
   public HookExecutor hookExecutor() {
-    return hookExecutor;
+    return values.hookExecutor;
   }
 
   /** Threads of the {@link HookExecutor#POOL} executor. */
   public int hookThreads() {
-    return hookThreads;
+    return values.hookThreads;
   }
 
   /**
@@ -417,12 +366,12 @@ public final class CalloutServerConfig {
    * and its thread is interrupted; {@link Duration#ZERO} for no limit.
    */
   public Duration hookDeadline() {
-    return hookDeadline;
+    return values.hookDeadline;
   }
 
   /** How long in-flight streams may run on after {@link CalloutServer#close()} begins. */
   public Duration shutdownGracePeriod() {
-    return shutdownGracePeriod;
+    return values.shutdownGracePeriod;
   }
 
   /**
@@ -431,155 +380,25 @@ public final class CalloutServerConfig {
    * checks stop choosing this server before it refuses them. The grace period follows.
    */
   public Duration shutdownDrainDelay() {
-    return shutdownDrainDelay;
+    return values.shutdownDrainDelay;
   }
 
   /** Shows the effective settings; never key material. */
   @Override
   public String toString() {
-    return "CalloutServerConfig{secureAddress="
-        + show(secureAddress)
-        + ", plaintextAddress="
-        + show(plaintextAddress)
-        + ", healthCheckAddress="
-        + (healthCheckAddress == null ? "combined" : show(healthCheckAddress))
-        + ", secureHealthCheck="
-        + secureHealthCheck
-        + ", metrics="
-        + metricsEnabled
-        + ", certificate="
-        + (certChainPath != null
-            ? certChainPath + " + " + privateKeyPath
-            : certChainPem != null ? "PEM bytes" : "ephemeral self-signed")
-        + ", certificateRefreshInterval="
-        + certificateRefreshInterval
-        + ", clientCa="
-        + (clientCaPath == null ? "none" : clientCaPath)
-        + ", maxInboundMessageSize="
-        + maxInboundMessageSize
-        + ", maxConcurrentStreams="
-        + maxConcurrentStreams
-        + ", maxBufferedBodySize="
-        + maxBufferedBodySize
-        + ", streamedChunkSize="
-        + streamedChunkSize
-        + ", permitKeepAliveTime="
-        + permitKeepAliveTime
-        + ", keepAliveTime="
-        + keepAliveTime
-        + ", keepAliveTimeout="
-        + keepAliveTimeout
-        + ", mutationPolicy="
-        + mutationPolicy
-        + ", mutationProfile="
-        + mutationProfile
-        + ", allowedMutationHeaders="
-        + new java.util.TreeSet<>(allowedMutationHeaders)
-        + ", hookExecutor="
-        + hookExecutor
-        + ", hookThreads="
-        + hookThreads
-        + ", hookDeadline="
-        + hookDeadline
-        + ", shutdownDrainDelay="
-        + shutdownDrainDelay
-        + ", shutdownGracePeriod="
-        + shutdownGracePeriod
-        + "}";
-  }
-
-  private static String show(@Nullable InetSocketAddress address) {
-    return address == null
-        ? "disabled"
-        : HostAndPort.fromParts(address.getHostString(), address.getPort()).toString();
-  }
-
-  /**
-   * Parses {@code HOST:PORT} ({@code [::1]:8443} for IPv6) into an unresolved address; the host is
-   * resolved when the server starts.
-   *
-   * @throws IllegalArgumentException showing the bad value
-   */
-  static InetSocketAddress parseAddress(String hostPort) {
-    requireNonNull(hostPort, "hostPort");
-    HostAndPort parsed;
-    try {
-      parsed = HostAndPort.fromString(hostPort.trim()).requireBracketsForIPv6();
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "address: " + hostPort + " (expected: HOST:PORT, [IPv6]:PORT)", e);
-    }
-    checkArgument(
-        parsed.hasPort() && !parsed.getHost().isEmpty(),
-        "address: %s (expected: HOST:PORT, [IPv6]:PORT)",
-        hostPort);
-    return InetSocketAddress.createUnresolved(parsed.getHost(), parsed.getPort());
-  }
-
-  private static boolean isWildcard(InetSocketAddress address) {
-    String host = address.getHostString();
-    return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
+    return ConfigDescription.of(this);
   }
 
   /** Builds a {@link CalloutServerConfig}; every setter checks its argument at once. */
   public static final class Builder {
-    private @Nullable InetSocketAddress secureAddress = parseAddress(DEFAULT_SECURE_ADDRESS);
-    private @Nullable InetSocketAddress plaintextAddress = parseAddress(DEFAULT_PLAINTEXT_ADDRESS);
-    private @Nullable InetSocketAddress healthCheckAddress =
-        parseAddress(DEFAULT_HEALTH_CHECK_ADDRESS);
-    private boolean secureHealthCheck;
-    private boolean metricsEnabled = true;
-    private @Nullable Path certChainPath;
-    private @Nullable Path privateKeyPath;
-    private byte @Nullable [] certChainPem;
-    private byte @Nullable [] privateKeyPem;
-    private @Nullable Path clientCaPath;
-    private Duration certificateRefreshInterval = DEFAULT_CERTIFICATE_REFRESH_INTERVAL;
-    private int maxInboundMessageSize = DEFAULT_MAX_INBOUND_MESSAGE_SIZE;
-    private int maxConcurrentStreams = DEFAULT_MAX_CONCURRENT_STREAMS;
-    private int maxBufferedBodySize = DEFAULT_MAX_BUFFERED_BODY_SIZE;
-    private int streamedChunkSize = DEFAULT_STREAMED_CHUNK_SIZE;
-    private Duration permitKeepAliveTime = DEFAULT_PERMIT_KEEPALIVE_TIME;
-    private Duration keepAliveTime = DEFAULT_KEEPALIVE_TIME;
-    private Duration keepAliveTimeout = DEFAULT_KEEPALIVE_TIMEOUT;
-    private MutationPolicy mutationPolicy = MutationPolicy.REJECT;
-    private MutationProfile mutationProfile = MutationProfile.ENVOY;
-    private final Set<String> allowedMutationHeaders = new LinkedHashSet<>();
-    private HookExecutor hookExecutor = HookExecutor.POOL;
-    private int hookThreads = DEFAULT_HOOK_THREADS;
-    private Duration hookDeadline = DEFAULT_HOOK_DEADLINE;
-    private Duration shutdownGracePeriod = DEFAULT_SHUTDOWN_GRACE_PERIOD;
-    private Duration shutdownDrainDelay = DEFAULT_SHUTDOWN_DRAIN_DELAY;
+    private final ConfigValues values;
 
-    private Builder() {}
+    private Builder() {
+      values = new ConfigValues();
+    }
 
     private Builder(CalloutServerConfig c) {
-      secureAddress = c.secureAddress;
-      plaintextAddress = c.plaintextAddress;
-      healthCheckAddress = c.healthCheckAddress;
-      secureHealthCheck = c.secureHealthCheck;
-      metricsEnabled = c.metricsEnabled;
-      certChainPath = c.certChainPath;
-      privateKeyPath = c.privateKeyPath;
-      certChainPem = c.certChainPem;
-      privateKeyPem = c.privateKeyPem;
-      clientCaPath = c.clientCaPath;
-      certificateRefreshInterval = c.certificateRefreshInterval;
-      maxInboundMessageSize = c.maxInboundMessageSize;
-      maxConcurrentStreams = c.maxConcurrentStreams;
-      maxBufferedBodySize = c.maxBufferedBodySize;
-      streamedChunkSize = c.streamedChunkSize;
-      permitKeepAliveTime = c.permitKeepAliveTime;
-      keepAliveTime = c.keepAliveTime;
-      keepAliveTimeout = c.keepAliveTimeout;
-      mutationPolicy = c.mutationPolicy;
-      mutationProfile = c.mutationProfile;
-      allowedMutationHeaders.addAll(c.allowedMutationHeaders);
-      hookExecutor = c.hookExecutor;
-      hookThreads = c.hookThreads;
-      hookDeadline = c.hookDeadline;
-      shutdownGracePeriod = c.shutdownGracePeriod;
-      shutdownDrainDelay = c.shutdownDrainDelay;
+      values = c.values.copy();
     }
 
     /**
@@ -588,14 +407,14 @@ public final class CalloutServerConfig {
      */
     @CanIgnoreReturnValue
     public Builder secureAddress(String hostPort) {
-      secureAddress = parseAddress(hostPort);
+      values.secureAddress = ListenerAddresses.parse(hostPort);
       return this;
     }
 
     /** Disables the TLS gRPC listener. */
     @CanIgnoreReturnValue
     public Builder disableTls() {
-      secureAddress = null;
+      values.secureAddress = null;
       return this;
     }
 
@@ -605,14 +424,14 @@ public final class CalloutServerConfig {
      */
     @CanIgnoreReturnValue
     public Builder plaintextAddress(String hostPort) {
-      plaintextAddress = parseAddress(hostPort);
+      values.plaintextAddress = ListenerAddresses.parse(hostPort);
       return this;
     }
 
     /** Disables the plaintext gRPC listener. */
     @CanIgnoreReturnValue
     public Builder disablePlaintext() {
-      plaintextAddress = null;
+      values.plaintextAddress = null;
       return this;
     }
 
@@ -622,21 +441,21 @@ public final class CalloutServerConfig {
      */
     @CanIgnoreReturnValue
     public Builder healthCheckAddress(String hostPort) {
-      healthCheckAddress = parseAddress(hostPort);
+      values.healthCheckAddress = ListenerAddresses.parse(hostPort);
       return this;
     }
 
     /** Serves health only through {@code grpc.health.v1} on the gRPC listeners: no HTTP port. */
     @CanIgnoreReturnValue
     public Builder combinedHealthCheck() {
-      healthCheckAddress = null;
+      values.healthCheckAddress = null;
       return this;
     }
 
     /** Serves the HTTP health check over HTTPS with the TLS listener's certificate. */
     @CanIgnoreReturnValue
     public Builder secureHealthCheck(boolean secure) {
-      secureHealthCheck = secure;
+      values.secureHealthCheck = secure;
       return this;
     }
 
@@ -646,7 +465,7 @@ public final class CalloutServerConfig {
      */
     @CanIgnoreReturnValue
     public Builder disableMetrics() {
-      metricsEnabled = false;
+      values.metricsEnabled = false;
       return this;
     }
 
@@ -656,10 +475,10 @@ public final class CalloutServerConfig {
      */
     @CanIgnoreReturnValue
     public Builder certificate(Path certChain, Path privateKey) {
-      certChainPath = requireNonNull(certChain, "certChain");
-      privateKeyPath = requireNonNull(privateKey, "privateKey");
-      certChainPem = null;
-      privateKeyPem = null;
+      values.certChainPath = requireNonNull(certChain, "certChain");
+      values.privateKeyPath = requireNonNull(privateKey, "privateKey");
+      values.certChainPem = null;
+      values.privateKeyPem = null;
       return this;
     }
 
@@ -668,10 +487,10 @@ public final class CalloutServerConfig {
     public Builder certificate(byte[] certChainPem, byte[] privateKeyPem) {
       checkArgument(certChainPem.length > 0, "certChainPem: empty (expected: PEM bytes)");
       checkArgument(privateKeyPem.length > 0, "privateKeyPem: empty (expected: PEM bytes)");
-      this.certChainPem = certChainPem.clone();
-      this.privateKeyPem = privateKeyPem.clone();
-      certChainPath = null;
-      privateKeyPath = null;
+      values.certChainPem = certChainPem.clone();
+      values.privateKeyPem = privateKeyPem.clone();
+      values.certChainPath = null;
+      values.privateKeyPath = null;
       return this;
     }
 
@@ -682,7 +501,7 @@ public final class CalloutServerConfig {
      */
     @CanIgnoreReturnValue
     public Builder clientCaPath(Path caCertificates) {
-      clientCaPath = requireNonNull(caCertificates, "caCertificates");
+      values.clientCaPath = requireNonNull(caCertificates, "caCertificates");
       return this;
     }
 
@@ -694,7 +513,7 @@ public final class CalloutServerConfig {
     public Builder certificateRefreshInterval(Duration interval) {
       checkArgument(
           !interval.isNegative(), "certificateRefreshInterval: %s (expected: >= 0)", interval);
-      certificateRefreshInterval = interval;
+      values.certificateRefreshInterval = interval;
       return this;
     }
 
@@ -702,7 +521,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder maxInboundMessageSize(int bytes) {
       checkArgument(bytes > 0, "maxInboundMessageSize: %s (expected: > 0)", bytes);
-      maxInboundMessageSize = bytes;
+      values.maxInboundMessageSize = bytes;
       return this;
     }
 
@@ -713,7 +532,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder maxConcurrentStreams(int streams) {
       checkArgument(streams >= 0, "maxConcurrentStreams: %s (expected: >= 0)", streams);
-      maxConcurrentStreams = streams;
+      values.maxConcurrentStreams = streams;
       return this;
     }
 
@@ -721,7 +540,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder maxBufferedBodySize(int bytes) {
       checkArgument(bytes > 0, "maxBufferedBodySize: %s (expected: > 0)", bytes);
-      maxBufferedBodySize = bytes;
+      values.maxBufferedBodySize = bytes;
       return this;
     }
 
@@ -729,7 +548,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder streamedChunkSize(int bytes) {
       checkArgument(bytes > 0, "streamedChunkSize: %s (expected: > 0)", bytes);
-      streamedChunkSize = bytes;
+      values.streamedChunkSize = bytes;
       return this;
     }
 
@@ -737,7 +556,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder permitKeepAliveTime(Duration interval) {
       checkArgument(!interval.isNegative(), "permitKeepAliveTime: %s (expected: >= 0)", interval);
-      permitKeepAliveTime = interval;
+      values.permitKeepAliveTime = interval;
       return this;
     }
 
@@ -748,7 +567,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder keepAliveTime(Duration interval) {
       checkArgument(!interval.isNegative(), "keepAliveTime: %s (expected: >= 0)", interval);
-      keepAliveTime = interval;
+      values.keepAliveTime = interval;
       return this;
     }
 
@@ -761,21 +580,21 @@ public final class CalloutServerConfig {
           !timeout.isNegative() && !timeout.isZero(),
           "keepAliveTimeout: %s (expected: > 0)",
           timeout);
-      keepAliveTimeout = timeout;
+      values.keepAliveTimeout = timeout;
       return this;
     }
 
     /** Chooses what happens to a mutation the proxy would reject or ignore (default REJECT). */
     @CanIgnoreReturnValue
     public Builder mutationPolicy(MutationPolicy policy) {
-      mutationPolicy = requireNonNull(policy, "mutationPolicy");
+      values.mutationPolicy = requireNonNull(policy, "mutationPolicy");
       return this;
     }
 
     /** Chooses whose rules header mutations are checked against (default ENVOY). */
     @CanIgnoreReturnValue
     public Builder mutationProfile(MutationProfile profile) {
-      mutationProfile = requireNonNull(profile, "mutationProfile");
+      values.mutationProfile = requireNonNull(profile, "mutationProfile");
       return this;
     }
 
@@ -789,7 +608,7 @@ public final class CalloutServerConfig {
       for (String header : headers) {
         checkArgument(
             header != null && !header.isBlank(), "header: %s (expected: a header name)", header);
-        allowedMutationHeaders.add(header.trim().toLowerCase(java.util.Locale.ROOT));
+        values.allowedMutationHeaders.add(header.trim().toLowerCase(java.util.Locale.ROOT));
       }
       return this;
     }
@@ -797,7 +616,7 @@ public final class CalloutServerConfig {
     /** Chooses where hooks run (default {@link HookExecutor#POOL}). */
     @CanIgnoreReturnValue
     public Builder hookExecutor(HookExecutor executor) {
-      hookExecutor = requireNonNull(executor, "hookExecutor");
+      values.hookExecutor = requireNonNull(executor, "hookExecutor");
       return this;
     }
 
@@ -805,7 +624,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder hookThreads(int threads) {
       checkArgument(threads > 0, "hookThreads: %s (expected: > 0)", threads);
-      hookThreads = threads;
+      values.hookThreads = threads;
       return this;
     }
 
@@ -817,7 +636,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder hookDeadline(Duration deadline) {
       checkArgument(!deadline.isNegative(), "hookDeadline: %s (expected: >= 0)", deadline);
-      hookDeadline = deadline;
+      values.hookDeadline = deadline;
       return this;
     }
 
@@ -825,7 +644,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder shutdownGracePeriod(Duration period) {
       checkArgument(!period.isNegative(), "shutdownGracePeriod: %s (expected: >= 0)", period);
-      shutdownGracePeriod = period;
+      values.shutdownGracePeriod = period;
       return this;
     }
 
@@ -837,7 +656,7 @@ public final class CalloutServerConfig {
     @CanIgnoreReturnValue
     public Builder shutdownDrainDelay(Duration delay) {
       checkArgument(!delay.isNegative(), "shutdownDrainDelay: %s (expected: >= 0)", delay);
-      shutdownDrainDelay = delay;
+      values.shutdownDrainDelay = delay;
       return this;
     }
 
@@ -848,36 +667,13 @@ public final class CalloutServerConfig {
      *     are asked for in combined mode, or when two listeners share a port
      */
     public CalloutServerConfig build() {
-      if (secureAddress == null && plaintextAddress == null) {
-        throw new IllegalStateException(
-            "both gRPC listeners are disabled (expected: TLS, plaintext or both)");
-      }
-      if (clientCaPath != null && secureAddress == null) {
-        throw new IllegalStateException("a client CA needs the TLS listener (TLS is disabled)");
-      }
-      if (secureHealthCheck && healthCheckAddress == null) {
-        throw new IllegalStateException(
-            "secure health check needs the HTTP health listener (not combined mode)");
-      }
-      checkDistinctPorts("secure", secureAddress, "plaintext", plaintextAddress);
-      checkDistinctPorts("secure", secureAddress, "health check", healthCheckAddress);
-      checkDistinctPorts("plaintext", plaintextAddress, "health check", healthCheckAddress);
+      ListenerAddresses.check(
+          values.secureAddress,
+          values.plaintextAddress,
+          values.healthCheckAddress,
+          values.clientCaPath != null,
+          values.secureHealthCheck);
       return new CalloutServerConfig(this);
-    }
-
-    private static void checkDistinctPorts(
-        String name1,
-        @Nullable InetSocketAddress a1,
-        String name2,
-        @Nullable InetSocketAddress a2) {
-      if (a1 != null
-          && a2 != null
-          && a1.getPort() != 0
-          && a1.getPort() == a2.getPort()
-          && (a1.getHostString().equals(a2.getHostString()) || isWildcard(a1) || isWildcard(a2))) {
-        throw new IllegalStateException(
-            name1 + " and " + name2 + " listeners both use port " + a1.getPort());
-      }
     }
   }
 }

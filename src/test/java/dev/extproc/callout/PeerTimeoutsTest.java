@@ -125,7 +125,7 @@ class PeerTimeoutsTest {
     channel.shutdownNow();
 
     // Each half-open connection is closed by the server 10 s after it was accepted.
-    assertThat(Listeners.HANDSHAKE_TIMEOUT).isEqualTo(Duration.ofSeconds(10));
+    assertThat(GrpcListener.HANDSHAKE_TIMEOUT).isEqualTo(Duration.ofSeconds(10));
     for (Socket socket : halfOpen) {
       awaitClosedByServer(socket, Duration.ofSeconds(20));
     }

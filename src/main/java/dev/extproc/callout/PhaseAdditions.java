@@ -1,0 +1,128 @@
+package dev.extproc.callout;
+
+import static java.util.Objects.requireNonNull;
+
+import com.google.protobuf.Struct;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What the hook of a stream's current phase attaches to its reply through the {@link
+ * CalloutContext}, besides its return value: an immediate response, dynamic metadata, a mode
+ * override; and whether it already extended the message timeout. Confined to the stream, as the
+ * context is.
+ */
+final class PhaseAdditions {
+  private @Nullable Phase phase;
+  private @Nullable ImmediateResponse immediateResponse;
+  private Struct.@Nullable Builder dynamicMetadata;
+  private ProcessingMode.@Nullable Builder modeOverride;
+  private boolean timeoutExtended;
+
+  /** Starts {@code phase} with nothing attached. */
+  void begin(Phase phase) {
+    this.phase = phase;
+    immediateResponse = null;
+    dynamicMetadata = null;
+    modeOverride = null;
+    timeoutExtended = false;
+  }
+
+  /** Ends the current phase. */
+  void end() {
+    phase = null;
+    immediateResponse = null;
+    dynamicMetadata = null;
+    modeOverride = null;
+  }
+
+  /**
+   * The phase whose hook runs now.
+   *
+   * @throws IllegalStateException outside a hook
+   */
+  Phase current() {
+    if (phase == null) {
+      throw new IllegalStateException("only a hook may call this, while its message is processed");
+    }
+    return phase;
+  }
+
+  /** See {@link CalloutContext#respondImmediately}. */
+  void respondImmediately(ImmediateResponse response) {
+    requireNonNull(response, "response");
+    Phase current = current();
+    if (!current.allowsImmediateResponse()) {
+      throw new IllegalStateException(
+          "immediate_response is not allowed in reply to " + current.wireName());
+    }
+    int code = response.getStatus().getCodeValue();
+    if (code < 200 || code > 599) {
+      throw new IllegalArgumentException("httpStatus: " + code + " (expected: 200..599)");
+    }
+    immediateResponse = response;
+  }
+
+  /** See {@link CalloutContext#attachDynamicMetadata}. */
+  void attachDynamicMetadata(Struct metadata) {
+    requireNonNull(metadata, "metadata");
+    current();
+    PhaseReply.checkNamespaces(metadata);
+    if (dynamicMetadata == null) {
+      dynamicMetadata = Struct.newBuilder();
+    }
+    dynamicMetadata.putAllFields(metadata.getFieldsMap());
+  }
+
+  /**
+   * See {@link CalloutContext#overrideMode}; {@code announced} is the stream's {@code
+   * protocol_config}, if Envoy sent one.
+   */
+  void overrideMode(
+      Consumer<ProcessingMode.Builder> change, @Nullable ProtocolConfiguration announced) {
+    requireNonNull(change, "change");
+    Phase current = current();
+    if (current != Phase.REQUEST_HEADERS && current != Phase.RESPONSE_HEADERS) {
+      throw new IllegalStateException(
+          "mode_override is read by Envoy only in reply to headers, not " + current.wireName());
+    }
+    if (modeOverride == null) {
+      // By number: a mode newer than our protos (GRPC) is UNRECOGNIZED, which the setter refuses.
+      ProtocolConfiguration modes =
+          announced == null ? ProtocolConfiguration.getDefaultInstance() : announced;
+      modeOverride =
+          ProcessingMode.newBuilder()
+              .setRequestBodyModeValue(modes.getRequestBodyModeValue())
+              .setResponseBodyModeValue(modes.getResponseBodyModeValue());
+    }
+    change.accept(modeOverride);
+  }
+
+  /**
+   * Records that the current phase extended its message timeout.
+   *
+   * @throws IllegalStateException when it already did
+   */
+  void markTimeoutExtended(Phase current) {
+    if (timeoutExtended) {
+      throw new IllegalStateException(
+          "override_message_timeout already sent for " + current.wireName() + " (at most once)");
+    }
+    timeoutExtended = true;
+  }
+
+  @Nullable ImmediateResponse immediateResponse() {
+    return immediateResponse;
+  }
+
+  @Nullable Struct dynamicMetadata() {
+    return dynamicMetadata == null ? null : dynamicMetadata.build();
+  }
+
+  @Nullable ProcessingMode pendingModeOverride() {
+    return modeOverride == null ? null : modeOverride.build();
+  }
+}
