@@ -12,6 +12,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
+import io.envoyproxy.envoy.service.network_ext_proc.v3.ProcessingResponse.ConnectionStatus;
 import io.grpc.Context;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -72,12 +73,13 @@ public final class CalloutContext {
   private @Nullable HttpHeaders responseHeaders;
   private @Nullable BodyTransformer requestBodyTransformer;
   private @Nullable BodyTransformer responseBodyTransformer;
-  private StreamCore.@Nullable Sink standaloneSender;
+  private @Nullable StreamSink<ProcessingResponse> standaloneSender;
   private Metadata metadataContext = Metadata.getDefaultInstance();
   private @Nullable ProtocolConfiguration protocolConfig;
   private boolean observabilityMode;
 
   private final PhaseAdditions additions = new PhaseAdditions();
+  private ConnectionStatus connectionClose = ConnectionStatus.CONTINUE;
 
   CalloutContext(long streamId, @Nullable SocketAddress peerAddress, Context grpcContext) {
     this.streamId = streamId;
@@ -202,7 +204,7 @@ public final class CalloutContext {
     }
   }
 
-  void standaloneSender(StreamCore.Sink sender) {
+  void standaloneSender(StreamSink<ProcessingResponse> sender) {
     standaloneSender = sender;
   }
 
@@ -372,5 +374,30 @@ public final class CalloutContext {
 
   @Nullable ProcessingMode pendingModeOverride() {
     return additions.pendingModeOverride();
+  }
+
+  // ---- Network ext_proc ----
+
+  /**
+   * Network callouts: closes the connection (a FIN both ways) with this reply; Envoy ignores the
+   * connection's later messages.
+   */
+  public void closeConnection() {
+    connectionClose = ConnectionStatus.CLOSE;
+  }
+
+  /**
+   * Network callouts: resets the connection (a TCP RST) with this reply, discarding what Envoy
+   * still buffers for it.
+   */
+  public void resetConnection() {
+    connectionClose = ConnectionStatus.CLOSE_RST;
+  }
+
+  /** The connection status the hook asked for, cleared for the next message. */
+  ConnectionStatus takeConnectionClose() {
+    ConnectionStatus close = connectionClose;
+    connectionClose = ConnectionStatus.CONTINUE;
+    return close;
   }
 }

@@ -18,6 +18,7 @@ import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import io.prometheus.metrics.model.snapshots.Unit;
+import java.util.Locale;
 import java.util.function.IntSupplier;
 import org.jspecify.annotations.Nullable;
 
@@ -68,6 +69,22 @@ abstract class CalloutMetrics {
   /** A stream ended with {@code code}. */
   abstract void streamEnded(Status.Code code);
 
+  /** How an ext_authz check ended. */
+  enum Decision {
+    ALLOWED,
+    DENIED,
+    FAILED
+  }
+
+  /** An ext_authz check that arrived at {@code started} ({@link System#nanoTime()}) ended. */
+  abstract void checkEnded(Decision decision, long started);
+
+  /** A network ext_proc connection's stream opened. */
+  abstract void connectionStarted();
+
+  /** A network ext_proc message carried {@code bytes} read from ({@code read}) or to the client. */
+  abstract void networkData(boolean read, int bytes);
+
   private static final class Off extends CalloutMetrics {
     @Override
     @Nullable PrometheusRegistry registry() {
@@ -88,6 +105,15 @@ abstract class CalloutMetrics {
 
     @Override
     void streamEnded(Status.Code code) {}
+
+    @Override
+    void checkEnded(Decision decision, long started) {}
+
+    @Override
+    void connectionStarted() {}
+
+    @Override
+    void networkData(boolean read, int bytes) {}
   }
 
   // Series live in arrays indexed by ordinal, as in an EnumMap, minus its lookup and null checks.
@@ -101,11 +127,16 @@ abstract class CalloutMetrics {
     private final CounterDataPoint[] messages;
     private final DistributionDataPoint[] hookSeconds;
     private final CounterDataPoint[] immediateResponses;
+    private final CounterDataPoint[] checks;
+    private final DistributionDataPoint checkSeconds;
+    private final CounterDataPoint connections;
+    private final CounterDataPoint readBytes;
+    private final CounterDataPoint writtenBytes;
 
     Recording(IntSupplier openStreams) {
       GaugeWithCallback.builder()
           .name("callout_streams_active")
-          .help("ext_proc streams open now.")
+          .help("Streams open now: ext_proc streams, ext_authz checks and network connections.")
           .callback(callback -> callback.call(openStreams.getAsInt()))
           .register(registry);
       streams =
@@ -162,6 +193,43 @@ abstract class CalloutMetrics {
         immediateResponses[phase.ordinal()] = immediateByPhase.labelValues(phase.wireName());
       }
 
+      Counter checksByDecision =
+          Counter.builder()
+              .name("callout_checks_total")
+              .help("ext_authz checks ended, by decision: allowed, denied or failed.")
+              .labelNames("decision")
+              .withoutExemplars()
+              .register(registry);
+      checks = new CounterDataPoint[Decision.values().length];
+      for (Decision decision : Decision.values()) {
+        checks[decision.ordinal()] =
+            checksByDecision.labelValues(decision.name().toLowerCase(Locale.ROOT));
+      }
+      checkSeconds =
+          Histogram.builder()
+              .name("callout_check_duration_seconds")
+              .help("Time from an ext_authz check to its decision: onCheck and its checks.")
+              .unit(Unit.SECONDS)
+              .classicOnly()
+              .classicUpperBounds(HOOK_SECONDS_BUCKETS)
+              .withoutExemplars()
+              .register(registry);
+      connections =
+          Counter.builder()
+              .name("callout_network_connections_total")
+              .help("Network ext_proc streams (one per connection) opened.")
+              .withoutExemplars()
+              .register(registry);
+      Counter bytesByDirection =
+          Counter.builder()
+              .name("callout_network_bytes_total")
+              .help("Network ext_proc bytes received, by direction: read (from the client), write.")
+              .labelNames("direction")
+              .withoutExemplars()
+              .register(registry);
+      readBytes = bytesByDirection.labelValues("read");
+      writtenBytes = bytesByDirection.labelValues("write");
+
       registry.register(new JvmBasics());
     }
 
@@ -193,6 +261,22 @@ abstract class CalloutMetrics {
     @Override
     void streamEnded(Status.Code code) {
       ended[code.ordinal()].inc();
+    }
+
+    @Override
+    void checkEnded(Decision decision, long started) {
+      checks[decision.ordinal()].inc();
+      checkSeconds.observe((System.nanoTime() - started) / NANOS_PER_SECOND);
+    }
+
+    @Override
+    void connectionStarted() {
+      connections.inc();
+    }
+
+    @Override
+    void networkData(boolean read, int bytes) {
+      (read ? readBytes : writtenBytes).inc(bytes);
     }
   }
 

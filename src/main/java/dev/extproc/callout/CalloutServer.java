@@ -4,10 +4,13 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.CanIgnoreReturnValue;
+import com.google.protobuf.ByteString;
 import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.internal.CommandLine;
 import dev.extproc.callout.internal.Durations;
 import dev.extproc.callout.internal.Sizes;
+import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
+import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
@@ -76,7 +79,7 @@ public abstract class CalloutServer implements AutoCloseable {
   public static final Duration HOOKS_RETURN_TIMEOUT = Duration.ofSeconds(1);
 
   private final CalloutServerConfig config;
-  private final ProcessorService service;
+  private final CalloutServices services;
   private final StreamRegistry streams;
   private final CalloutMetrics metrics;
   private final ServerLifecycle lifecycle;
@@ -91,7 +94,7 @@ public abstract class CalloutServer implements AutoCloseable {
     this.config = requireNonNull(config, "config");
     Clock clock = new Clock();
     this.streams = new StreamRegistry(config.maxConcurrentStreams(), config.hookDeadline(), clock);
-    this.service = new ProcessorService(this, config);
+    this.services = new CalloutServices(this, config);
     this.metrics = CalloutMetrics.create(config, streams::open);
     this.lifecycle = new ServerLifecycle(config, streams, clock);
   }
@@ -197,7 +200,8 @@ public abstract class CalloutServer implements AutoCloseable {
 
   /**
    * Called once when a stream ends: {@code OK} after Envoy half-closed it, {@code CANCELLED} when
-   * Envoy reset it, or the status a hook ended it with. Exceptions are logged and ignored.
+   * Envoy reset it, or the status a hook ended it with. Exceptions are logged and ignored. Runs for
+   * ext_proc streams and network ext_proc connections, not for ext_authz checks.
    */
   protected void onStreamEnd(CalloutContext ctx, Status status) {}
 
@@ -212,14 +216,67 @@ public abstract class CalloutServer implements AutoCloseable {
     return phase == null ? null : phase.callHook(this, request, ctx);
   }
 
+  // ---- Other services ----
+
+  /**
+   * Decides an ext_authz {@code Check} ({@code envoy.service.auth.v3.Authorization}: Envoy's {@code
+   * ext_authz} filter, Service Extensions authorization extensions with {@code wireFormat:
+   * EXT_AUTHZ_GRPC}, gRPC's xDS ext_authz client filter); served only when a subclass overrides
+   * this. It runs like an ext_proc hook (hook executor, deadline, {@code ctx} with the peer, an id
+   * and cancellation), and fails the same way: Envoy then applies {@code failure_mode_allow}.
+   *
+   * @return the decision, built with {@link AuthzTools}; {@code null} allows the request unchanged
+   */
+  protected @Nullable CheckResponse onCheck(CheckRequest request, CalloutContext ctx) {
+    return null;
+  }
+
+  /**
+   * Sees the bytes a network ext_proc connection read from its client ({@code
+   * envoy.service.network_ext_proc.v3.NetworkExternalProcessor}: Envoy's {@code network_ext_proc}
+   * filter, Service Extensions TCP extensions), one call per message, in order; served only when a
+   * subclass overrides this or {@link #onWriteData}. {@code ctx} lasts as long as the connection:
+   * keep its state there, and close it with {@link CalloutContext#closeConnection()}.
+   *
+   * @param endOfStream whether the client half-closed after these bytes
+   * @return the bytes to send on instead; {@code null} passes {@code data} on unchanged
+   */
+  protected @Nullable ByteString onReadData(
+      ByteString data, boolean endOfStream, CalloutContext ctx) {
+    return null;
+  }
+
+  /**
+   * Sees the bytes a network ext_proc connection is about to write to its client (what the upstream
+   * sent), as {@link #onReadData} does for the other direction.
+   *
+   * @param endOfStream whether the upstream half-closed after these bytes
+   * @return the bytes to send on instead; {@code null} passes {@code data} on unchanged
+   */
+  protected @Nullable ByteString onWriteData(
+      ByteString data, boolean endOfStream, CalloutContext ctx) {
+    return null;
+  }
+
   // ---- Lifecycle ----
+
+  /**
+   * The services this callout implements, which {@link #start()} serves (or to add to a gRPC server
+   * you run yourself): ext_authz's {@code Authorization} when the subclass overrides {@link
+   * #onCheck}, network ext_proc's {@code NetworkExternalProcessor} when it overrides {@link
+   * #onReadData} or {@link #onWriteData}, and ext_proc's {@link #service()} when it overrides an
+   * ext_proc hook or {@link #process}, or neither of the others.
+   */
+  public final List<ServerServiceDefinition> services() {
+    return services.list(metrics, streams, lifecycle.hookExecutor());
+  }
 
   /**
    * Returns the {@code envoy.service.ext_proc.v3.ExternalProcessor} service backed by this
    * callout's hooks, to add to a gRPC server you run yourself (or an in-process test server).
    */
   public final ServerServiceDefinition service() {
-    return service.definition(metrics, streams, lifecycle.hookExecutor());
+    return services.processor(metrics, streams, lifecycle.hookExecutor());
   }
 
   /**
@@ -231,7 +288,7 @@ public abstract class CalloutServer implements AutoCloseable {
    * @throws IllegalStateException when already started or closed
    */
   public final CalloutServer start() throws IOException {
-    lifecycle.start(this::service, metrics.registry());
+    lifecycle.start(this::services, metrics.registry());
     return this;
   }
 

@@ -1,7 +1,5 @@
 package dev.extproc.callout;
 
-import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
-import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -12,14 +10,17 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.BiFunction;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The gRPC side of one ext_proc stream: owns the {@link ServerCall}, its flow control, the hand-off
- * of each event to the hook executor, the hook deadline and the single close. What a message means
- * is the {@link StreamCore}'s business; this class only decides where and when it runs.
+ * The gRPC side of one stream of any of the server's services: owns the {@link ServerCall}, its
+ * flow control, the hand-off of each event to the hook executor, the hook deadline and the single
+ * close. What a message means is its {@link StreamProtocol}'s business ({@link StreamCore} for
+ * ext_proc); this class only decides where and when it runs. A unary call (ext_authz's {@code
+ * Check}) is a stream of one message whose protocol closes it after the reply.
  *
  * <p>gRPC delivers a call's callbacks one at a time, so most fields need no locking. The exception
  * is the {@link HookWatchdog}: it may end the stream while a hook runs (deadline) or interrupt a
@@ -27,8 +28,8 @@ import org.slf4j.LoggerFactory;
  * compare-and-set, whether the hook's return or the watchdog wins; the watchdog then acts holding
  * this object's monitor, which the hook thread takes before it goes on (nothing else locks it).
  */
-final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
-    implements StreamCore.Sink, StreamRegistry.Stream {
+final class CalloutStream<Q, R> extends ServerCall.Listener<Q>
+    implements StreamSink<R>, StreamRegistry.Stream {
   private static final Logger logger = LoggerFactory.getLogger(CalloutStream.class);
 
   private static final long IDLE = 0;
@@ -46,10 +47,21 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
     }
   }
 
-  private final StreamCore.Shared shared;
-  private final ServerCall<ProcessingRequest, ProcessingResponse> call;
+  /**
+   * What the streams of one service share: their registry, the executor hooks run on ({@code null}:
+   * inline), and whether the protocol's {@link StreamProtocol#start start} and {@link
+   * StreamProtocol#end end} run user code (and so go to the executor too).
+   */
+  record Transport(
+      StreamRegistry registry,
+      @Nullable Executor hookExecutor,
+      boolean startRunsHook,
+      boolean endRunsHook) {}
+
+  private final Transport transport;
+  private final ServerCall<Q, R> call;
   private final CalloutContext ctx;
-  private final StreamCore core;
+  private final StreamProtocol<Q> core;
   private final @Nullable Executor hookExecutor;
   private boolean headersSent;
   private boolean ended;
@@ -74,39 +86,41 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
 
   private volatile long hookStartNanos;
   private volatile @Nullable Thread hookThread;
-  private @Nullable Phase hookPhase; // published by the volatile write of hook
+  private @Nullable String hookName; // published by the volatile write of hook
 
   private CalloutStream(
-      StreamCore.Shared shared,
-      ServerCall<ProcessingRequest, ProcessingResponse> call,
-      CalloutContext ctx) {
-    this.shared = shared;
+      Transport transport,
+      ServerCall<Q, R> call,
+      CalloutContext ctx,
+      BiFunction<CalloutContext, StreamSink<R>, StreamProtocol<Q>> protocol) {
+    this.transport = transport;
     this.call = call;
     this.ctx = ctx;
-    this.hookExecutor = shared.hookExecutor();
-    this.core = new StreamCore(shared, ctx, this);
-    ctx.standaloneSender(this);
+    this.hookExecutor = transport.hookExecutor();
+    this.core = protocol.apply(ctx, this);
   }
 
   /**
    * Admits {@code call} into the registry and starts its stream; or, over the stream limit, refuses
    * it and returns a listener that ignores everything.
    */
-  static ServerCall.Listener<ProcessingRequest> open(
-      StreamCore.Shared shared, ServerCall<ProcessingRequest, ProcessingResponse> call) {
-    StreamRegistry registry = shared.registry();
+  static <Q, R> ServerCall.Listener<Q> open(
+      Transport transport,
+      ServerCall<Q, R> call,
+      BiFunction<CalloutContext, StreamSink<R>, StreamProtocol<Q>> protocol) {
+    StreamRegistry registry = transport.registry();
     long id = registry.admit(call);
     if (id == 0) {
       return new ServerCall.Listener<>() {};
     }
-    CalloutStream stream;
+    CalloutStream<Q, R> stream;
     try {
       CalloutContext ctx =
           new CalloutContext(
               id,
               call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
               io.grpc.Context.current());
-      stream = new CalloutStream(shared, call, ctx);
+      stream = new CalloutStream<>(transport, call, ctx, protocol);
     } catch (RuntimeException | Error e) {
       registry.refund();
       throw e;
@@ -128,19 +142,15 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
   // the spot when nothing is queued. Handing a message to another thread and back is the main cost
   // of a callout, so this keeps it to the one hand-off per message that a blocking hook needs.
 
-  /** Asks for the first message and runs {@code onStreamStart}. */
+  /** Asks for the first message and starts the protocol. */
   private void start() {
-    shared.registry().add(this);
-    shared.metrics().streamStarted();
-    if (logger.isDebugEnabled()) {
-      logger.debug("[{}] stream opened by {}", ctx.streamId(), ctx.peerAddress().orElse(null));
-    }
+    transport.registry().add(this);
     call.request(1);
-    submit(Signal.START, shared.overridesStreamStart());
+    submit(Signal.START, transport.startRunsHook());
   }
 
   @Override
-  public void onMessage(ProcessingRequest request) {
+  public void onMessage(Q request) {
     if (closed) {
       return;
     }
@@ -158,22 +168,22 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
 
   @Override
   public void onHalfClose() {
-    submit(Signal.HALF_CLOSE, shared.overridesStreamEnd());
+    submit(Signal.HALF_CLOSE, transport.endRunsHook());
   }
 
   @Override
   public void onCancel() {
     // Set at once, so the reply of a hook running now is dropped.
     closed = true;
-    submit(Signal.CANCEL, shared.overridesStreamEnd());
+    submit(Signal.CANCEL, transport.endRunsHook());
   }
 
   @Override
   public void onComplete() {
     if (!closed) {
-      // gRPC closed the call itself: a message that did not parse as a ProcessingRequest.
+      // gRPC closed the call itself: a message that did not parse.
       closed = true;
-      submit(Signal.CLOSED_BY_GRPC, shared.overridesStreamEnd());
+      submit(Signal.CLOSED_BY_GRPC, transport.endRunsHook());
     }
   }
 
@@ -222,11 +232,12 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
     }
   }
 
+  @SuppressWarnings("unchecked") // the queue holds signals and this call's messages (Q) only
   private void process(Object event) {
-    if (event instanceof ProcessingRequest request) {
+    if (!(event instanceof Signal)) {
       try {
         if (!closed) {
-          core.onMessage(request);
+          core.onMessage((Q) event);
         }
       } finally {
         messageDone();
@@ -245,7 +256,9 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
       logger.debug("[{}] closed by gRPC: a message did not parse", ctx.streamId());
       end(
           Status.UNKNOWN.withDescription(
-              "gRPC closed the call: a message did not parse as a ProcessingRequest"));
+              "gRPC closed the call: a message did not parse as "
+                  + call.getMethodDescriptor().getFullMethodName()
+                  + "'s request"));
     }
   }
 
@@ -265,8 +278,8 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
   // ---- Hook supervision ----
 
   @Override
-  public long hookStarted(Phase phase) {
-    hookPhase = phase;
+  public long hookStarted(String name) {
+    hookName = name;
     hookThread = Thread.currentThread();
     long now = System.nanoTime();
     hookStartNanos = now;
@@ -307,8 +320,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
         return;
       }
       Thread thread = hookThread;
-      Phase phase = hookPhase;
-      String name = phase == null ? "hook" : core.hookName(phase);
+      String name = hookName == null ? "hook" : hookName;
       if (late) {
         Duration deadline = Duration.ofNanos(deadlineNanos);
         Throwable where = new Throwable(name + " stack when its deadline passed");
@@ -337,7 +349,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
   // ---- Output ----
 
   @Override
-  public void sendStandalone(ProcessingResponse message) {
+  public void sendStandalone(R message) {
     // The hook is running, so the watchdog may be closing the call at this moment.
     synchronized (this) {
       if (!closed && !ctx.isCancelled()) {
@@ -347,7 +359,7 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
   }
 
   @Override
-  public void send(ProcessingResponse response) {
+  public void send(R response) {
     if (!headersSent) {
       call.sendHeaders(new Metadata());
       headersSent = true;
@@ -374,6 +386,6 @@ final class CalloutStream extends ServerCall.Listener<ProcessingRequest>
     }
     ended = true;
     core.end(status);
-    shared.registry().release(this);
+    transport.registry().release(this);
   }
 }

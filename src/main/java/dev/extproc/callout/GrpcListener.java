@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -35,7 +36,7 @@ final class GrpcListener {
       InetSocketAddress configured,
       ServerCredentials credentials,
       CalloutServerConfig config,
-      ServerServiceDefinition service,
+      List<ServerServiceDefinition> services,
       ServerServiceDefinition healthService)
       throws IOException {
     InetSocketAddress address = resolve(name, configured);
@@ -47,9 +48,11 @@ final class GrpcListener {
             .keepAliveTime(keepAliveNanos(config.keepAliveTime()), TimeUnit.NANOSECONDS)
             .keepAliveTimeout(config.keepAliveTimeout().toNanos(), TimeUnit.NANOSECONDS)
             .handshakeTimeout(HANDSHAKE_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS)
-            .addService(service)
             .addService(healthService)
             .addService(ProtoReflectionServiceV1.newInstance());
+    for (ServerServiceDefinition service : services) {
+      builder.addService(service);
+    }
     // The network thread delivers every callback; CalloutStream hands only the hooks to the hook
     // executor, which saves a thread switch for each callback that runs no user code.
     builder.directExecutor();

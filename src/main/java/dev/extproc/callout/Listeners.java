@@ -4,7 +4,6 @@ import dev.extproc.callout.internal.CertificateReloader;
 import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.internal.HealthHttpServer;
 import dev.extproc.callout.internal.TlsMaterial;
-import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -67,13 +66,15 @@ final class Listeners {
    */
   static Listeners start(
       CalloutServerConfig config,
-      ServerServiceDefinition service,
+      List<ServerServiceDefinition> services,
       @Nullable PrometheusRegistry metrics,
       Clock clock)
       throws IOException {
     NettyLeakDetection.offUnlessConfigured();
     HealthStatusManager grpcHealth = new HealthStatusManager();
-    grpcHealth.setStatus(ExternalProcessorGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    for (ServerServiceDefinition service : services) {
+      grpcHealth.setStatus(service.getServiceDescriptor().getName(), ServingStatus.SERVING);
+    }
     HealthWatches healthWatches = new HealthWatches();
     ServerServiceDefinition healthService =
         ServerInterceptors.intercept(grpcHealth.getHealthService(), healthWatches);
@@ -84,7 +85,7 @@ final class Listeners {
         new FutureTask<>(
             () ->
                 SecureListener.isNeeded(config)
-                    ? SecureListener.start(config, service, healthService, clock)
+                    ? SecureListener.start(config, services, healthService, clock)
                     : null);
     new Thread(secureStart, "callout-tls-start").start();
 
@@ -100,7 +101,7 @@ final class Listeners {
                 config.plaintextAddress().get(),
                 InsecureServerCredentials.create(),
                 config,
-                service,
+                services,
                 healthService);
       }
       secure = SecureListener.await(secureStart);

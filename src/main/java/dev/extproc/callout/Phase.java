@@ -78,6 +78,7 @@ enum Phase {
   private final Hook hook;
   private final ResponseCase responseCase;
   private final String wireName;
+  private final String processName;
   private final ProcessingResponse continueResponse;
 
   Phase(Direction direction, Kind kind, String hookName, Hook hook) {
@@ -87,6 +88,7 @@ enum Phase {
     this.hook = hook;
     this.responseCase = ResponseCase.valueOf(name());
     this.wireName = name().toLowerCase(Locale.ROOT);
+    this.processName = "process (" + wireName + ")";
     ProcessingResponse.Builder reply = ProcessingResponse.newBuilder();
     this.continueResponse =
         (switch (kind) {
@@ -134,6 +136,11 @@ enum Phase {
   /** The name of the hook that handles this phase. */
   String hookName() {
     return hookName;
+  }
+
+  /** How logs and statuses name an overridden {@link CalloutServer#process} for this phase. */
+  String processName() {
+    return processName;
   }
 
   /** The name of the message on the wire, such as {@code request_headers}. */

@@ -37,7 +37,7 @@ record SecureListener(
    */
   static SecureListener start(
       CalloutServerConfig config,
-      ServerServiceDefinition service,
+      List<ServerServiceDefinition> services,
       ServerServiceDefinition healthService,
       Clock clock)
       throws IOException {
@@ -73,7 +73,7 @@ record SecureListener(
             config.secureAddress().get(),
             credentials.build(),
             config,
-            service,
+            services,
             healthService);
     return new SecureListener(List.of(keyManagers), reloader, server);
   }

@@ -6,6 +6,7 @@ import io.grpc.ServerServiceDefinition;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -50,14 +51,14 @@ final class ServerLifecycle {
     }
   }
 
-  /** See {@link CalloutServer#start()}; {@code service} is built once the checks pass. */
-  void start(Supplier<ServerServiceDefinition> service, @Nullable PrometheusRegistry metrics)
+  /** See {@link CalloutServer#start()}; {@code services} are built once the checks pass. */
+  void start(Supplier<List<ServerServiceDefinition>> services, @Nullable PrometheusRegistry metrics)
       throws IOException {
     synchronized (lock) {
       if (closed || listeners != null) {
         throw new IllegalStateException(closed ? "server is closed" : "server already started");
       }
-      listeners = Listeners.start(config, service.get(), metrics, clock);
+      listeners = Listeners.start(config, services.get(), metrics, clock);
     }
   }
 

@@ -16,8 +16,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The ext_proc protocol of one stream: one message in, its replies out. Synchronous and free of
  * threads, gRPC calls and sockets: it runs on the thread that calls it and answers through a {@link
- * Sink}, which the transport ({@link CalloutStream}) or a test provides. It owns every protocol
- * invariant:
+ * StreamSink}, which the transport ({@link CalloutStream}) or a test provides. It owns every
+ * protocol invariant:
  *
  * <ul>
  *   <li>reply type and order: exactly one reply of the message's type per message, sent before the
@@ -36,32 +36,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Not thread-safe: the transport calls it for one event at a time.
  */
-final class StreamCore {
+final class StreamCore implements StreamProtocol<ProcessingRequest> {
   private static final Logger logger = LoggerFactory.getLogger(StreamCore.class);
-
-  /** Where the core's output goes, and how it tells the transport that a hook runs. */
-  interface Sink {
-    /** Sends {@code reply} to Envoy. */
-    void send(ProcessingResponse reply);
-
-    /**
-     * Sends {@code message} at once, outside the one-reply-per-message order, unless the stream is
-     * closed or cancelled: a standalone {@code override_message_timeout} from the running hook.
-     */
-    void sendStandalone(ProcessingResponse message);
-
-    /** Closes the stream with {@code status}, once; later calls do nothing. */
-    void close(Status status, @Nullable Metadata trailers);
-
-    /** The hook of {@code phase} starts now, on this thread; returns {@link System#nanoTime()}. */
-    long hookStarted(Phase phase);
-
-    /**
-     * The hook returned; false when the stream was ended or interrupted meanwhile (its hook
-     * deadline passed, or Envoy cancelled it), so that what it returned must be dropped.
-     */
-    boolean hookReturned();
-  }
 
   /** What every stream of one server shares; built once per {@link CalloutServer#service()}. */
   record Shared(
@@ -77,32 +53,46 @@ final class StreamCore {
   private final Shared shared;
   private final CalloutServer callout;
   private final CalloutContext ctx;
-  private final Sink sink;
+  private final StreamSink<ProcessingResponse> sink;
   private boolean immediateResponseSent;
   private boolean observabilityLogged;
   // Per direction, created with the first full-duplex body message: most streams have none.
   private @Nullable FullDuplexBody @Nullable [] bodies;
 
-  StreamCore(Shared shared, CalloutContext ctx, Sink sink) {
+  StreamCore(Shared shared, CalloutContext ctx, StreamSink<ProcessingResponse> sink) {
     this.shared = shared;
     this.callout = shared.callout();
     this.ctx = ctx;
     this.sink = sink;
   }
 
-  /** Runs {@code onStreamStart}. */
-  void start() {
+  /** Counts the stream and runs {@code onStreamStart}. */
+  @Override
+  public void start() {
+    shared.metrics().streamStarted();
+    if (logger.isDebugEnabled()) {
+      logger.debug("[{}] stream opened by {}", ctx.streamId(), ctx.peerAddress().orElse(null));
+    }
+    startHook(callout, ctx, sink);
+  }
+
+  /**
+   * Runs {@code onStreamStart} for a stream of ext_proc or network ext_proc: throwing ends the
+   * stream as a hook failure does.
+   */
+  static void startHook(CalloutServer callout, CalloutContext ctx, StreamSink<?> sink) {
     try {
       callout.onStreamStart(ctx);
     } catch (StatusRuntimeException e) {
       sink.close(e.getStatus(), e.getTrailers());
     } catch (RuntimeException e) {
-      fail("onStreamStart", e);
+      SupervisedHook.fail(sink, ctx, "onStreamStart", e);
     }
   }
 
   /** Processes one message: runs its hook and sends its replies, or closes the stream. */
-  void onMessage(ProcessingRequest request) {
+  @Override
+  public void onMessage(ProcessingRequest request) {
     long size = SizeCheckedRequests.oversizedBytes(request);
     if (size >= 0) {
       // The transport's own limit sits above this one: past it grpc-java resets the stream
@@ -137,7 +127,7 @@ final class StreamCore {
     ctx.enter(request, phase);
     List<ProcessingResponse> replies = List.of();
     Throwable failure = null;
-    long started = sink.hookStarted(phase);
+    long started = sink.hookStarted(hookName(phase));
     boolean inTime;
     try {
       replies = guarded(phase, respond(phase, request));
@@ -232,8 +222,14 @@ final class StreamCore {
   }
 
   /** Reports the end of the stream: metrics, then {@code onStreamEnd}. Called once. */
-  void end(Status status) {
+  @Override
+  public void end(Status status) {
     shared.metrics().streamEnded(status.getCode());
+    endHook(callout, ctx, status);
+  }
+
+  /** Runs {@code onStreamEnd}, whose exceptions are logged and ignored. */
+  static void endHook(CalloutServer callout, CalloutContext ctx, Status status) {
     try {
       callout.onStreamEnd(ctx, status);
     } catch (RuntimeException e) {
@@ -243,12 +239,10 @@ final class StreamCore {
 
   /** The hook of {@code phase} as logs and statuses name it. */
   String hookName(Phase phase) {
-    return shared.overridesProcess() ? "process (" + phase.wireName() + ")" : phase.hookName();
+    return shared.overridesProcess() ? phase.processName() : phase.hookName();
   }
 
   private void fail(String hook, Throwable e) {
-    logger.warn("[{}] {} failed; ending the stream with INTERNAL", ctx.streamId(), hook, e);
-    sink.close(
-        Status.INTERNAL.withDescription(hook + " failed: " + e).withCause(e), new Metadata());
+    SupervisedHook.fail(sink, ctx, hook, e);
   }
 }

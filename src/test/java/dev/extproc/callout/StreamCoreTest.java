@@ -49,7 +49,7 @@ final class StreamCoreTest {
   }
 
   /** Records what the core sends and how it closes the stream. */
-  private static final class Sink implements StreamCore.Sink {
+  private static final class Sink implements StreamSink<ProcessingResponse> {
     final List<ProcessingResponse> sent = new ArrayList<>();
     final List<Status> closes = new ArrayList<>();
     int hooks;
@@ -71,7 +71,7 @@ final class StreamCoreTest {
     }
 
     @Override
-    public long hookStarted(Phase phase) {
+    public long hookStarted(String hook) {
       hooks++;
       return System.nanoTime();
     }
