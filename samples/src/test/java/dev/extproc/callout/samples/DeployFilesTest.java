@@ -72,7 +72,8 @@ class DeployFilesTest {
 
   /** Variables the runnable jar reads besides those of {@link CalloutServerConfig#usage()}. */
   private static final Set<String> LAUNCHER_ENV =
-      Set.of("CALLOUT_SAMPLE", "CALLOUT_LOG_LEVEL", "CALLOUT_JWT_PUBLIC_KEY");
+      Set.of(
+          "CALLOUT_SAMPLE", "CALLOUT_LOG_LEVEL", "CALLOUT_JWT_PUBLIC_KEY", "CALLOUT_JWT_AUDIENCE");
 
   private static final String IMAGE = "ghcr.io/extproc-java/extproc-java:latest";
   private static final String TLS_DIR = "/etc/callout/tls";
