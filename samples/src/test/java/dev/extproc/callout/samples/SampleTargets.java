@@ -25,9 +25,9 @@ import org.jspecify.annotations.Nullable;
  * The samples' fuzz targets, one per bundled sample, built as the runnable jar builds it with the
  * default configuration (jwt-auth with the test key and an audience): arbitrary message sequences
  * ({@link StreamPlanner}) through the real ext_proc service, and for {@code jwt-auth} also {@code
- * authorization} values carrying tokens signed with the bundled test key over fuzzed claims (or
- * fuzzed bytes), so that the fuzzer gets past signature checking. Each stream must end within a
- * bounded wait and keep {@link ReplyModel}'s promises, and end with:
+ * authorization} values carrying tokens signed with the test key pair over fuzzed claims (or fuzzed
+ * bytes), so that the fuzzer gets past signature checking. Each stream must end within a bounded
+ * wait and keep {@link ReplyModel}'s promises, and end with:
  *
  * <ul>
  *   <li>OK after the half-close, or CANCELLED after the client's reset;
