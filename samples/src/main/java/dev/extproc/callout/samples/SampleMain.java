@@ -1,5 +1,6 @@
 package dev.extproc.callout.samples;
 
+import com.google.protobuf.ByteString;
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServer.Launcher.Flags;
 import dev.extproc.callout.CalloutServerConfig;
@@ -9,6 +10,7 @@ import dev.extproc.callout.samples.addheader.AddHeader;
 import dev.extproc.callout.samples.basic.Basic;
 import dev.extproc.callout.samples.dynamicforwarding.DynamicForwarding;
 import dev.extproc.callout.samples.jwtauth.JwtAuth;
+import dev.extproc.callout.samples.networkbasic.NetworkBasic;
 import dev.extproc.callout.samples.normalizeheader.NormalizeHeader;
 import dev.extproc.callout.samples.observe.Observe;
 import dev.extproc.callout.samples.redactbody.RedactBody;
@@ -42,6 +44,7 @@ public final class SampleMain {
   private static final String SAMPLE = "--sample";
   private static final String JWT_PUBLIC_KEY = "--jwt-public-key";
   private static final String LOG_FORMAT = "--log-format";
+  private static final String NETWORK_FORBIDDEN = "--network-forbidden";
 
   /** The system property through which the log format reaches {@link ConsoleLogConfigurator}. */
   static final String LOG_FORMAT_PROPERTY = "callout.log.format";
@@ -93,6 +96,7 @@ public final class SampleMain {
     samples.put("stateful", flags -> Stateful::new);
     samples.put("redact-body", flags -> RedactBody::new);
     samples.put("observe", flags -> Observe::new);
+    samples.put("network-basic", SampleMain::networkBasic);
     return samples;
   }
 
@@ -110,6 +114,18 @@ public final class SampleMain {
                   return JwtAuth.bundledTestKey();
                 });
     return config -> new JwtAuth(config, key);
+  }
+
+  private static Function<CalloutServerConfig, CalloutServer> networkBasic(Flags flags) {
+    ByteString forbidden = flags.value(NETWORK_FORBIDDEN, SampleMain::forbidden).orElseThrow();
+    return config -> new NetworkBasic(config, forbidden);
+  }
+
+  private static ByteString forbidden(String value) {
+    if (value.isEmpty()) {
+      throw new IllegalArgumentException("empty (expected: at least one character)");
+    }
+    return ByteString.copyFromUtf8(value);
   }
 
   private static RSAPublicKey readPublicKey(String path) {
@@ -140,6 +156,12 @@ public final class SampleMain {
             "PATH",
             "PEM RSA public key that jwt-auth verifies tokens with",
             "the bundled TEST key")
+        .flag(
+            NETWORK_FORBIDDEN,
+            "CALLOUT_NETWORK_FORBIDDEN",
+            "TEXT",
+            "network-basic closes a connection whose client sends these bytes (UTF-8)",
+            NetworkBasic.DEFAULT_FORBIDDEN)
         .flag(
             LOG_FORMAT,
             "CALLOUT_LOG_FORMAT",
