@@ -70,7 +70,7 @@ public final class NetworkBasic extends CalloutServer {
       ctx.closeConnection();
     }
     int keep = Math.min(forbidden.size() - 1, window.size());
-    // copy() so the tail does not pin the whole message in memory.
+    // A copy, so that the tail does not keep the whole message in memory.
     connection.readTail = ByteString.copyFrom(window.substring(window.size() - keep).toByteArray());
     return null;
   }
