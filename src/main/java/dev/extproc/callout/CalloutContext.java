@@ -79,7 +79,6 @@ public final class CalloutContext {
   private boolean observabilityMode;
 
   private final PhaseAdditions additions = new PhaseAdditions();
-  private ConnectionStatus connectionClose = ConnectionStatus.CONTINUE;
 
   CalloutContext(long streamId, @Nullable SocketAddress peerAddress, Context grpcContext) {
     this.streamId = streamId;
@@ -383,7 +382,7 @@ public final class CalloutContext {
    * connection's later messages.
    */
   public void closeConnection() {
-    connectionClose = ConnectionStatus.CLOSE;
+    additions.closeConnection(ConnectionStatus.CLOSE);
   }
 
   /**
@@ -391,13 +390,10 @@ public final class CalloutContext {
    * still buffers for it.
    */
   public void resetConnection() {
-    connectionClose = ConnectionStatus.CLOSE_RST;
+    additions.closeConnection(ConnectionStatus.CLOSE_RST);
   }
 
-  /** The connection status the hook asked for, cleared for the next message. */
   ConnectionStatus takeConnectionClose() {
-    ConnectionStatus close = connectionClose;
-    connectionClose = ConnectionStatus.CONTINUE;
-    return close;
+    return additions.takeConnectionClose();
   }
 }

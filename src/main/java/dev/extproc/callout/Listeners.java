@@ -138,6 +138,9 @@ final class Listeners {
             grpcHealth,
             healthWatches,
             secure == null ? null : secure.reloader());
+    logger.info(
+        "serving {}",
+        services.stream().map(service -> service.getServiceDescriptor().getName()).toList());
     logBound("plaintext gRPC (h2c)", config.plaintextAddress(), self[0].plaintextAddress());
     logBound("TLS gRPC", config.secureAddress(), self[0].secureAddress());
     if (health != null) {

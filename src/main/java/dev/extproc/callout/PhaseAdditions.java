@@ -6,14 +6,15 @@ import com.google.protobuf.Struct;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
+import io.envoyproxy.envoy.service.network_ext_proc.v3.ProcessingResponse.ConnectionStatus;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
  * What the hook of a stream's current phase attaches to its reply through the {@link
  * CalloutContext}, besides its return value: an immediate response, dynamic metadata, a mode
- * override; and whether it already extended the message timeout. Confined to the stream, as the
- * context is.
+ * override; and whether it already extended the message timeout. For network ext_proc, the
+ * connection status the current message's reply carries. Confined to the stream, as the context is.
  */
 final class PhaseAdditions {
   private @Nullable Phase phase;
@@ -21,6 +22,7 @@ final class PhaseAdditions {
   private Struct.@Nullable Builder dynamicMetadata;
   private ProcessingMode.@Nullable Builder modeOverride;
   private boolean timeoutExtended;
+  private ConnectionStatus connectionClose = ConnectionStatus.CONTINUE;
 
   /** Starts {@code phase} with nothing attached. */
   void begin(Phase phase) {
@@ -124,5 +126,17 @@ final class PhaseAdditions {
 
   @Nullable ProcessingMode pendingModeOverride() {
     return modeOverride == null ? null : modeOverride.build();
+  }
+
+  /** Network ext_proc: the reply to the current message closes the connection so. */
+  void closeConnection(ConnectionStatus close) {
+    connectionClose = close;
+  }
+
+  /** The connection status the hook asked for, cleared for the next message. */
+  ConnectionStatus takeConnectionClose() {
+    ConnectionStatus close = connectionClose;
+    connectionClose = ConnectionStatus.CONTINUE;
+    return close;
   }
 }

@@ -9,6 +9,7 @@ import dev.extproc.callout.samples.addcustomresponse.AddCustomResponse;
 import dev.extproc.callout.samples.addheader.AddHeader;
 import dev.extproc.callout.samples.basic.Basic;
 import dev.extproc.callout.samples.dynamicforwarding.DynamicForwarding;
+import dev.extproc.callout.samples.jwt.JwtVerifier;
 import dev.extproc.callout.samples.jwtauth.JwtAuth;
 import dev.extproc.callout.samples.networkbasic.NetworkBasic;
 import dev.extproc.callout.samples.normalizeheader.NormalizeHeader;
@@ -29,11 +30,10 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
-import org.slf4j.LoggerFactory;
 
 /**
  * The runnable jar's entry point: {@code java -jar callout-server.jar [--sample NAME] [flags]} runs
- * one bundled sample, {@value #DEFAULT_SAMPLE} by default. It declares its own three flags on a
+ * one bundled sample, {@value #DEFAULT_SAMPLE} by default. It declares its own four flags on a
  * {@link CalloutServer.Launcher}, next to the framework's.
  */
 public final class SampleMain {
@@ -43,6 +43,7 @@ public final class SampleMain {
 
   private static final String SAMPLE = "--sample";
   private static final String JWT_PUBLIC_KEY = "--jwt-public-key";
+  private static final String JWT_AUDIENCE = "--jwt-audience";
   private static final String LOG_FORMAT = "--log-format";
   private static final String NETWORK_FORBIDDEN = "--network-forbidden";
 
@@ -67,18 +68,18 @@ public final class SampleMain {
   }
 
   /**
-   * Returns what builds sample {@code name} when the launcher gets no flags of its own (jwt-auth
-   * then verifies with the bundled test key).
+   * Returns what builds sample {@code name} given the launcher's flags {@code args} (jwt-auth needs
+   * {@code --jwt-public-key PATH}).
    *
-   * @throws IllegalArgumentException when there is no such sample
+   * @throws IllegalArgumentException when there is no such sample, or for a bad or missing flag
    */
-  static Function<CalloutServerConfig, CalloutServer> factory(String name) {
+  static Function<CalloutServerConfig, CalloutServer> factory(String name, String... args) {
     Sample sample = SAMPLES.get(name);
     if (sample == null) {
       throw new IllegalArgumentException(
           "sample: " + name + " (expected one of: " + SAMPLES.keySet() + ")");
     }
-    return sample.create(launcher().parse(new String[0], Map.of()));
+    return sample.create(launcher().parse(args, Map.of()));
   }
 
   private static Map<String, Sample> samples() {
@@ -100,20 +101,29 @@ public final class SampleMain {
     return samples;
   }
 
+  /** No default key: one a repository publishes would let anyone sign tokens it accepts. */
   private static Function<CalloutServerConfig, CalloutServer> jwtAuth(Flags flags) {
     RSAPublicKey key =
         flags
             .value(JWT_PUBLIC_KEY, SampleMain::readPublicKey)
-            .orElseGet(
-                () -> {
-                  LoggerFactory.getLogger(SampleMain.class)
-                      .warn(
-                          "jwt-auth verifies tokens with the bundled TEST public key, whose"
-                              + " private half is public: give {} PATH for real use",
-                          JWT_PUBLIC_KEY);
-                  return JwtAuth.bundledTestKey();
-                });
-    return config -> new JwtAuth(config, key);
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "jwt-auth needs "
+                            + JWT_PUBLIC_KEY
+                            + " PATH (or CALLOUT_JWT_PUBLIC_KEY): the PEM RSA public key that"
+                            + " verifies tokens"));
+    JwtVerifier.Builder verifier = JwtVerifier.newBuilder(key);
+    flags.value(JWT_AUDIENCE, SampleMain::audience).ifPresent(verifier::audience);
+    JwtVerifier built = verifier.build();
+    return config -> new JwtAuth(config, built);
+  }
+
+  private static String audience(String value) {
+    if (value.isBlank()) {
+      throw new IllegalArgumentException("blank audience (expected: a name such as my-api)");
+    }
+    return value;
   }
 
   private static Function<CalloutServerConfig, CalloutServer> networkBasic(Flags flags) {
@@ -130,7 +140,7 @@ public final class SampleMain {
 
   private static RSAPublicKey readPublicKey(String path) {
     try {
-      return JwtAuth.readPublicKey(Files.readAllBytes(Path.of(path)));
+      return JwtVerifier.readPublicKey(Files.readAllBytes(Path.of(path)));
     } catch (IOException e) {
       throw new IllegalArgumentException(
           "cannot read it (" + e.getClass().getSimpleName() + ")", e);
@@ -155,7 +165,13 @@ public final class SampleMain {
             "CALLOUT_JWT_PUBLIC_KEY",
             "PATH",
             "PEM RSA public key that jwt-auth verifies tokens with",
-            "the bundled TEST key")
+            "none: jwt-auth refuses to start")
+        .optionalFlag(
+            JWT_AUDIENCE,
+            "CALLOUT_JWT_AUDIENCE",
+            "NAME",
+            "the audience jwt-auth accepts in a token's aud claim",
+            "none: tokens that carry aud are invalid")
         .flag(
             NETWORK_FORBIDDEN,
             "CALLOUT_NETWORK_FORBIDDEN",

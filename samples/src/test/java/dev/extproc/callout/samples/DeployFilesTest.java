@@ -12,18 +12,23 @@ import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServerConfig;
 import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.ApiVersion;
 import io.envoyproxy.envoy.config.core.v3.HealthCheck;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
 import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
+import io.envoyproxy.envoy.config.listener.v3.Filter;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.extensions.access_loggers.stream.v3.StdoutAccessLog;
+import io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.ExtAuthz;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.HeaderSendMode;
 import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
+import io.envoyproxy.envoy.extensions.filters.network.ext_proc.v3.NetworkExternalProcessor;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import java.io.IOException;
 import java.io.Reader;
@@ -72,19 +77,57 @@ class DeployFilesTest {
 
   /** Variables the runnable jar reads besides those of {@link CalloutServerConfig#usage()}. */
   private static final Set<String> LAUNCHER_ENV =
-      Set.of("CALLOUT_SAMPLE", "CALLOUT_LOG_LEVEL", "CALLOUT_JWT_PUBLIC_KEY");
+      Set.of(
+          "CALLOUT_SAMPLE", "CALLOUT_LOG_LEVEL", "CALLOUT_JWT_PUBLIC_KEY", "CALLOUT_JWT_AUDIENCE");
 
   private static final String IMAGE = "ghcr.io/extproc-java/extproc-java:latest";
   private static final String TLS_DIR = "/etc/callout/tls";
   private static final String DYNAMIC_FORWARDING_NAMESPACE =
       "com.google.envoy.dynamic_forwarding.selected_endpoints";
+
+  /** The ext_proc (HTTP) bootstraps. */
   private static final List<String> ENVOY_CONFIGS =
       List.of("envoy.yaml", "envoy-streamed-bodies.yaml", "envoy-full-duplex.yaml");
+
+  private static final String ENVOY_EXT_AUTHZ = "envoy-ext-authz.yaml";
+  private static final String ENVOY_NETWORK_EXT_PROC = "envoy-network-ext-proc.yaml";
+
+  /** Every Envoy bootstrap in deploy/envoy. */
+  private static final List<String> ENVOY_BOOTSTRAPS =
+      List.of(
+          "envoy.yaml",
+          "envoy-streamed-bodies.yaml",
+          "envoy-full-duplex.yaml",
+          ENVOY_EXT_AUTHZ,
+          ENVOY_NETWORK_EXT_PROC);
+
+  private static final String NETWORK_EXT_PROC_FILTER = "envoy.filters.network.ext_proc";
+
+  /**
+   * The fields of the network ext_proc filter's config in Envoy's current documentation. The Envoy
+   * API artifact we build with (io.envoyproxy.controlplane:api 1.0.49) has the message, but from
+   * before {@link #NEWER_NETWORK_EXT_PROC_FIELDS} were added.
+   */
+  private static final Set<String> NETWORK_EXT_PROC_FIELDS =
+      Set.of(
+          "grpc_service",
+          "failure_mode_allow",
+          "processing_mode",
+          "message_timeout",
+          "stat_prefix",
+          "metadata_options");
+
+  /** Documented fields that {@link NetworkExternalProcessor} of api 1.0.49 does not know yet. */
+  private static final Set<String> NEWER_NETWORK_EXT_PROC_FIELDS =
+      Set.of("stat_prefix", "metadata_options");
 
   private static final TypeRegistry ENVOY_TYPES =
       TypeRegistry.newBuilder()
           .add(HttpConnectionManager.getDescriptor())
           .add(ExternalProcessor.getDescriptor())
+          .add(ExtAuthz.getDescriptor())
+          .add(NetworkExternalProcessor.getDescriptor())
+          .add(TcpProxy.getDescriptor())
           .add(Router.getDescriptor())
           .add(HttpProtocolOptions.getDescriptor())
           .add(StdoutAccessLog.getDescriptor())
@@ -109,6 +152,8 @@ class DeployFilesTest {
             "envoy/envoy.yaml",
             "envoy/envoy-streamed-bodies.yaml",
             "envoy/envoy-full-duplex.yaml",
+            "envoy/envoy-ext-authz.yaml",
+            "envoy/envoy-network-ext-proc.yaml",
             "envoy/docker-compose.yaml",
             "envoy/docker-compose.jwt.yaml",
             "kubernetes/deployment.yaml",
@@ -118,6 +163,8 @@ class DeployFilesTest {
             "kubernetes/kustomization.yaml",
             "gcp/traffic-extension.yaml",
             "gcp/route-extension.yaml",
+            "gcp/authz-extension.yaml",
+            "gcp/authz-policy.yaml",
             "gcp/gke/kustomization.yaml",
             "gcp/gke/service-neg.yaml");
   }
@@ -175,7 +222,7 @@ class DeployFilesTest {
 
   @Test
   void envoyConfigs_parseAsEnvoyBootstraps() throws IOException {
-    for (String file : ENVOY_CONFIGS) {
+    for (String file : ENVOY_BOOTSTRAPS) {
       Bootstrap bootstrap = envoyBootstrap(file);
 
       assertWithMessage(file).that(listener(bootstrap).getName()).isEqualTo("ingress");
@@ -191,7 +238,7 @@ class DeployFilesTest {
   @Test
   void envoyConfigs_calloutCluster_isHttp2ToThePlaintextPortAndChecksTheHealthPort()
       throws IOException {
-    for (String file : ENVOY_CONFIGS) {
+    for (String file : ENVOY_BOOTSTRAPS) {
       Cluster callout = cluster(envoyBootstrap(file), "callout");
       Endpoint endpoint =
           callout.getLoadAssignment().getEndpoints(0).getLbEndpoints(0).getEndpoint();
@@ -306,6 +353,95 @@ class DeployFilesTest {
   }
 
   @Test
+  void envoyExtAuthzConfig_checksEveryRequestOverGrpcV3BeforeTheRouterAndFailsClosed()
+      throws IOException {
+    Bootstrap bootstrap = envoyBootstrap(ENVOY_EXT_AUTHZ);
+    List<HttpFilter> filters = httpConnectionManager(bootstrap).getHttpFiltersList();
+    ExtAuthz extAuthz = filters.get(0).getTypedConfig().unpack(ExtAuthz.class);
+
+    assertThat(filters.stream().map(HttpFilter::getName).toList())
+        .containsExactly("envoy.filters.http.ext_authz", "envoy.filters.http.router")
+        .inOrder();
+    assertThat(extAuthz.getGrpcService().getEnvoyGrpc().getClusterName()).isEqualTo("callout");
+    assertThat(com.google.protobuf.util.Durations.toMillis(extAuthz.getGrpcService().getTimeout()))
+        .isEqualTo(200);
+    assertThat(extAuthz.getTransportApiVersion()).isEqualTo(ApiVersion.V3);
+    assertThat(extAuthz.getFailureModeAllow()).isFalse();
+    assertThat(extAuthz.getStatusOnError().getCodeValue()).isEqualTo(503);
+    assertThat(extAuthz.hasHttpService()).isFalse();
+    assertThat(cluster(bootstrap, "upstream"))
+        .isEqualTo(cluster(envoyBootstrap("envoy.yaml"), "upstream"));
+    // The comments explain both failure settings.
+    String text = Files.readString(ENVOY.resolve(ENVOY_EXT_AUTHZ));
+    assertThat(text).contains("# Fail closed.");
+    assertThat(text).contains("# The HTTP status Envoy answers with when the call fails.");
+  }
+
+  @Test
+  void envoyNetworkExtProcConfig_processesBothDirectionsThenProxiesTcpAndFailsClosed()
+      throws IOException {
+    Bootstrap bootstrap = envoyBootstrap(ENVOY_NETWORK_EXT_PROC);
+    List<Filter> filters = listener(bootstrap).getFilterChains(0).getFiltersList();
+    NetworkExternalProcessor extProc =
+        filters.get(0).getTypedConfig().unpack(NetworkExternalProcessor.class);
+    TcpProxy tcpProxy = filters.get(1).getTypedConfig().unpack(TcpProxy.class);
+
+    assertThat(filters.stream().map(Filter::getName).toList())
+        .containsExactly(NETWORK_EXT_PROC_FILTER, "envoy.filters.network.tcp_proxy")
+        .inOrder();
+    assertThat(extProc.getGrpcService().getEnvoyGrpc().getClusterName()).isEqualTo("callout");
+    assertThat(extProc.getFailureModeAllow()).isFalse();
+    assertThat(com.google.protobuf.util.Durations.toMillis(extProc.getMessageTimeout()))
+        .isEqualTo(200);
+    assertThat(extProc.getProcessingMode().getProcessRead())
+        .isEqualTo(
+            io.envoyproxy.envoy.extensions.filters.network.ext_proc.v3.ProcessingMode.DataSendMode
+                .STREAMED);
+    assertThat(extProc.getProcessingMode().getProcessWrite())
+        .isEqualTo(
+            io.envoyproxy.envoy.extensions.filters.network.ext_proc.v3.ProcessingMode.DataSendMode
+                .STREAMED);
+    // Set explicitly, not left at the enum's zero value by a misspelt key.
+    assertThat(
+            map(
+                get(
+                    networkExtProcYaml(single(ENVOY.resolve(ENVOY_NETWORK_EXT_PROC))),
+                    "processing_mode")))
+        .containsExactly("process_read", "STREAMED", "process_write", "STREAMED");
+    assertThat(tcpProxy.getCluster()).isEqualTo("upstream");
+    assertThat(tcpProxy.getStatPrefix()).isNotEmpty();
+    assertThat(cluster(bootstrap, "upstream"))
+        .isEqualTo(cluster(envoyBootstrap("envoy.yaml"), "upstream"));
+  }
+
+  @Test
+  void envoyNetworkExtProcConfig_fieldsTheApiArtifactPredates_areDocumentedOnesCheckedByName()
+      throws IOException {
+    Map<?, ?> typedConfig = networkExtProcYaml(single(ENVOY.resolve(ENVOY_NETWORK_EXT_PROC)));
+    Set<String> known = new TreeSet<>();
+    for (com.google.protobuf.Descriptors.FieldDescriptor field :
+        NetworkExternalProcessor.getDescriptor().getFields()) {
+      known.add(field.getName());
+    }
+
+    // The artifact's message is the documented one minus the newer fields, so that every other
+    // field is parsed (strictly, by envoyBootstrap) into the real message.
+    assertThat(known).containsNoneIn(NEWER_NETWORK_EXT_PROC_FIELDS);
+    Set<String> documented = new TreeSet<>(known);
+    documented.addAll(NEWER_NETWORK_EXT_PROC_FIELDS);
+    assertThat(documented).containsExactlyElementsIn(NETWORK_EXT_PROC_FIELDS);
+    for (Object key : typedConfig.keySet()) {
+      if (!key.equals("@type")) {
+        assertWithMessage("%s field", NETWORK_EXT_PROC_FILTER)
+            .that(NETWORK_EXT_PROC_FIELDS)
+            .contains(key);
+      }
+    }
+    assertThat(string(get(typedConfig, "stat_prefix"))).matches("[a-z_]+");
+    assertThat(typedConfig.containsKey("metadata_options")).isFalse();
+  }
+
+  @Test
   void composeFile_calloutService_exposesTheDefaultsAndOutlastsTheDrain() throws IOException {
     Map<?, ?> callout = composeService("docker-compose.yaml", "callout");
     Map<?, ?> build = map(get(callout, "build"));
@@ -356,7 +492,7 @@ class DeployFilesTest {
         Pattern.compile("ENVOY_CONFIG=([\\w.-]+)").matcher(readAll(allFiles(ENVOY)));
     while (envoyConfig.find()) {
       assertWithMessage("ENVOY_CONFIG names a file in deploy/envoy")
-          .that(ENVOY_CONFIGS)
+          .that(ENVOY_BOOTSTRAPS)
           .contains(envoyConfig.group(1));
     }
   }
@@ -587,6 +723,70 @@ class DeployFilesTest {
   }
 
   @Test
+  void gcpAuthzExtension_callsTheBackendServiceOverExtAuthz() throws IOException {
+    Map<String, String> script = shellVariables(GCP.resolve("setup.sh"));
+    Map<?, ?> extension = single(GCP.resolve("authz-extension.yaml"));
+    Duration timeout =
+        Duration.parse("PT" + string(get(extension, "timeout")).toUpperCase(Locale.ROOT));
+
+    // Fields of the AuthzExtension resource (Service Extensions REST reference) only.
+    assertThat(
+            Set.of(
+                "name",
+                "description",
+                "labels",
+                "loadBalancingScheme",
+                "authority",
+                "service",
+                "timeout",
+                "failOpen",
+                "metadata",
+                "forwardHeaders",
+                "wireFormat"))
+        .containsAtLeastElementsIn(extension.keySet());
+    assertThat(get(extension, "wireFormat")).isEqualTo("EXT_AUTHZ_GRPC");
+    assertThat(get(extension, "loadBalancingScheme"))
+        .isAnyOf("INTERNAL_MANAGED", "EXTERNAL_MANAGED");
+    assertThat(string(get(extension, "authority"))).isNotEmpty();
+    assertThat(get(extension, "service"))
+        .isEqualTo(
+            "https://www.googleapis.com/compute/v1/projects/PROJECT_ID/regions/REGION/"
+                + "backendServices/"
+                + script.get("BACKEND_SERVICE"));
+    assertThat(timeout).isAtLeast(Duration.ofMillis(10));
+    assertThat(timeout).isAtMost(Duration.ofSeconds(10));
+    assertThat(get(extension, "failOpen")).isEqualTo(false);
+    assertThat(Files.readString(GCP.resolve("README.md")))
+        .containsMatch(
+            "service-extensions authz-extensions import "
+                + Pattern.quote(string(get(extension, "name")))
+                + "\\s*\\\\?\\s*--source=authz-extension\\.yaml");
+  }
+
+  @Test
+  void gcpAuthzPolicy_delegatesToTheAuthzExtension() throws IOException {
+    Map<?, ?> extension = single(GCP.resolve("authz-extension.yaml"));
+    Map<?, ?> policy = single(GCP.resolve("authz-policy.yaml"));
+    Map<?, ?> target = map(get(policy, "target"));
+    Map<?, ?> provider = map(get(map(get(policy, "customProvider")), "authzExtension"));
+
+    assertThat(get(policy, "action")).isEqualTo("CUSTOM");
+    assertThat(get(target, "loadBalancingScheme")).isEqualTo(get(extension, "loadBalancingScheme"));
+    assertThat(list(get(target, "resources")))
+        .containsExactly(
+            "https://www.googleapis.com/compute/v1/projects/PROJECT_ID/regions/REGION/"
+                + "forwardingRules/FORWARDING_RULE");
+    assertThat(list(get(provider, "resources")))
+        .containsExactly(
+            "projects/PROJECT_ID/locations/REGION/authzExtensions/" + get(extension, "name"));
+    assertThat(Files.readString(GCP.resolve("README.md")))
+        .containsMatch(
+            "network-security authz-policies import "
+                + Pattern.quote(string(get(policy, "name")))
+                + "\\s*\\\\?\\s*--source=authz-policy\\.yaml");
+  }
+
+  @Test
   void gcpHealthCheck_usesTheHealthPortAndPath() throws IOException {
     for (Path file : List.of(GCP.resolve("README.md"), GCP.resolve("setup.sh"))) {
       List<String> commands = commands(file, "health-checks create http");
@@ -744,12 +944,40 @@ class DeployFilesTest {
 
   // Envoy
 
+  /**
+   * Parses a bootstrap strictly (unknown fields fail) into Envoy's {@link Bootstrap}. The network
+   * ext_proc filter's {@link #NEWER_NETWORK_EXT_PROC_FIELDS}, which the API artifact predates, are
+   * left out of the parse; {@code
+   * envoyNetworkExtProcConfig_fieldsTheApiArtifactPredates_areDocumentedOnesCheckedByName} checks
+   * them by name instead.
+   */
   private static Bootstrap envoyBootstrap(String file) throws IOException {
+    Map<?, ?> yaml = single(ENVOY.resolve(file));
+    for (Object listener : list(get(map(get(yaml, "static_resources")), "listeners"))) {
+      for (Object chain : list(get(map(listener), "filter_chains"))) {
+        for (Object filter : list(get(map(chain), "filters"))) {
+          if (get(map(filter), "name").equals(NETWORK_EXT_PROC_FILTER)) {
+            map(get(map(filter), "typed_config")).keySet().removeAll(NEWER_NETWORK_EXT_PROC_FIELDS);
+          }
+        }
+      }
+    }
     Bootstrap.Builder bootstrap = Bootstrap.newBuilder();
-    JsonFormat.parser()
-        .usingTypeRegistry(ENVOY_TYPES)
-        .merge(json(single(ENVOY.resolve(file))), bootstrap);
+    JsonFormat.parser().usingTypeRegistry(ENVOY_TYPES).merge(json(yaml), bootstrap);
     return bootstrap.build();
+  }
+
+  /** The network ext_proc filter's typed_config in a parsed Envoy YAML, every field kept. */
+  private static Map<?, ?> networkExtProcYaml(Map<?, ?> bootstrap) {
+    Map<?, ?> listener =
+        map(list(get(map(get(bootstrap, "static_resources")), "listeners")).get(0));
+    Map<?, ?> chain = map(list(get(listener, "filter_chains")).get(0));
+    for (Object filter : list(get(chain, "filters"))) {
+      if (get(map(filter), "name").equals(NETWORK_EXT_PROC_FILTER)) {
+        return map(get(map(filter), "typed_config"));
+      }
+    }
+    throw new AssertionError("no " + NETWORK_EXT_PROC_FILTER + " filter");
   }
 
   private static Listener listener(Bootstrap bootstrap) {

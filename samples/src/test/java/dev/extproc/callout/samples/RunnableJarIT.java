@@ -7,6 +7,9 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.TlsChannelCredentials;
 import java.nio.file.Path;
+import java.util.jar.JarEntry;
+import java.util.jar.JarFile;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -87,6 +90,27 @@ class RunnableJarIT {
       }
       assertThat(checked).isAtLeast(3);
       assertThat(server.output()).contains("\"message\":\"received SIGTERM: draining\"");
+    }
+  }
+
+  @Test
+  void javaJar_jwtAuthWithoutPublicKey_refusesToStartWithOneLine() throws Exception {
+    // No default key: the jar carries none, and without one the sample must not serve.
+    try (ServerProcess launcher =
+        ServerProcess.start(new ProcessBuilder(JAVA, "-jar", JAR, "--sample", "jwt-auth"), log())) {
+      assertThat(launcher.awaitExit()).isEqualTo(2);
+      assertThat(launcher.output().strip())
+          .isEqualTo(
+              "callout-server: jwt-auth needs --jwt-public-key PATH (or CALLOUT_JWT_PUBLIC_KEY):"
+                  + " the PEM RSA public key that verifies tokens");
+    }
+    try (JarFile jar = new JarFile(JAR)) {
+      assertThat(
+              jar.stream()
+                  .map(JarEntry::getName)
+                  .filter(name -> name.endsWith(".pem"))
+                  .collect(Collectors.toList()))
+          .isEmpty();
     }
   }
 

@@ -3,6 +3,7 @@ package dev.extproc.callout.samples;
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.Truth.assertWithMessage;
 
+import dev.extproc.callout.samples.jwtauth.TestTokens;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -57,8 +58,36 @@ class SampleMainTest {
     assertThat(help).contains("--sample NAME");
     assertThat(help).contains("Samples: basic, add-header, add-body");
     assertThat(help).contains("--jwt-public-key PATH");
+    assertThat(help).contains("--jwt-audience NAME");
     assertThat(help).contains("(env CALLOUT_SAMPLE; default add-header)");
     assertThat(help).contains("--secure-address HOST:PORT");
+  }
+
+  @Test
+  void jwtAuth_withoutPublicKey_refusesToStartWithOneLine() {
+    assertThat(run(Map.of(), "--sample", "jwt-auth")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .isEqualTo(
+            "callout-server: jwt-auth needs --jwt-public-key PATH (or CALLOUT_JWT_PUBLIC_KEY):"
+                + " the PEM RSA public key that verifies tokens"
+                + System.lineSeparator());
+    assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
+  }
+
+  @Test
+  void jwtAudience_blank_exitsTwoNamingTheVariable() {
+    assertThat(
+            run(
+                Map.of(
+                    "CALLOUT_SAMPLE",
+                    "jwt-auth",
+                    "CALLOUT_JWT_PUBLIC_KEY",
+                    TestTokens.publicKeyFile().toString(),
+                    "CALLOUT_JWT_AUDIENCE",
+                    " ")))
+        .isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("CALLOUT_JWT_AUDIENCE= : blank audience (expected: a name such as my-api)");
   }
 
   @Test

@@ -23,11 +23,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The samples' fuzz targets, one per bundled sample, built as the runnable jar builds it with the
- * default configuration: arbitrary message sequences ({@link StreamPlanner}) through the real
- * ext_proc service, and for {@code jwt-auth} also {@code authorization} values carrying tokens
- * signed with the bundled test key over fuzzed claims (or fuzzed bytes), so that the fuzzer gets
- * past signature checking. Each stream must end within a bounded wait and keep {@link ReplyModel}'s
- * promises, and end with:
+ * default configuration (jwt-auth with the test key and an audience): arbitrary message sequences
+ * ({@link StreamPlanner}) through the real ext_proc service, and for {@code jwt-auth} also {@code
+ * authorization} values carrying tokens signed with the test key pair over fuzzed claims (or fuzzed
+ * bytes), so that the fuzzer gets past signature checking. Each stream must end within a bounded
+ * wait and keep {@link ReplyModel}'s promises, and end with:
  *
  * <ul>
  *   <li>OK after the half-close, or CANCELLED after the client's reset;
@@ -50,6 +50,9 @@ public final class SampleTargets {
       new StreamPlanner(CONFIG.streamedChunkSize(), List.of(SampleTargets::bearerToken));
   private static final String[] CLAIMS = {"sub", "exp", "nbf", "iat", "aud", "name", "Role", ""};
 
+  /** The audience jwt-auth accepts; fuzzed {@code aud} claims name it now and then. */
+  private static final String AUDIENCE = "api";
+
   /** One in-process server per sample, started on first use. */
   private static final Map<String, FuzzedCallout> SERVERS = new ConcurrentHashMap<>();
 
@@ -65,7 +68,16 @@ public final class SampleTargets {
     String name = NAMES.get(index);
     FuzzedCallout server =
         SERVERS.computeIfAbsent(
-            name, sample -> FuzzedCallout.of(SampleMain.factory(sample).apply(CONFIG)));
+            name,
+            sample ->
+                FuzzedCallout.of(
+                    SampleMain.factory(
+                            sample,
+                            "--jwt-public-key",
+                            TestTokens.publicKeyFile().toString(),
+                            "--jwt-audience",
+                            AUDIENCE)
+                        .apply(CONFIG)));
     StreamPlan plan = PLANNER.plan(data);
 
     FuzzedCallout.Outcome outcome = server.play(plan);
@@ -168,7 +180,8 @@ public final class SampleTargets {
       case 2 -> now + data.consumeInt(-100, 100_000);
       case 3 -> data.consumeLong();
       case 4 -> data.consumeRegularDouble();
-      case 5, 6 -> data.consumeString(24);
+      case 5 -> data.consumeBoolean() ? AUDIENCE : data.consumeString(24);
+      case 6 -> data.consumeString(24);
       case 7 -> {
         List<@Nullable Object> list = new ArrayList<>();
         list.add(claimValue(data, depth - 1));

@@ -1,18 +1,19 @@
 package dev.extproc.callout.samples.jwtauth;
 
 import static com.google.common.truth.Truth.assertThat;
+import static com.google.common.truth.Truth.assertWithMessage;
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
 import static dev.extproc.callout.testing.CalloutTester.headers;
 import static dev.extproc.callout.testing.Replies.mutation;
 import static dev.extproc.callout.testing.Replies.set;
 import static dev.extproc.callout.testing.Replies.sets;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.protobuf.ByteString;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jose.crypto.RSASSASigner;
-import dev.extproc.callout.CalloutServerConfig;
+import dev.extproc.callout.samples.jwt.JwtVerification;
+import dev.extproc.callout.samples.jwt.JwtVerifier;
 import dev.extproc.callout.testing.CalloutExtension;
 import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
@@ -25,7 +26,6 @@ import io.envoyproxy.envoy.type.v3.HttpStatus;
 import io.envoyproxy.envoy.type.v3.StatusCode;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPairGenerator;
-import java.security.interfaces.RSAPublicKey;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -39,14 +39,38 @@ class JwtAuthTest {
   private static final Instant NOW = Instant.parse("2026-11-22T12:00:00Z");
   private static final long NOW_SECONDS = NOW.getEpochSecond();
 
+  private static final String AUDIENCE = "orders-api";
+
+  /** Without --jwt-audience. */
   @RegisterExtension
   final CalloutExtension<JwtAuth> sample =
+      CalloutExtension.plaintext(config -> new JwtAuth(config, verifier().build()));
+
+  /** With --jwt-audience orders-api. */
+  @RegisterExtension
+  final CalloutExtension<JwtAuth> withAudience =
       CalloutExtension.plaintext(
-          config ->
-              new JwtAuth(config, JwtAuth.bundledTestKey(), Clock.fixed(NOW, ZoneOffset.UTC)));
+          config -> new JwtAuth(config, verifier().audience(AUDIENCE).build()));
+
+  private static JwtVerifier.Builder verifier() {
+    return JwtVerifier.newBuilder(TestTokens.publicKey()).clock(Clock.fixed(NOW, ZoneOffset.UTC));
+  }
 
   private ProcessingResponse replyFor(String authorizationKey, String value) {
-    return sample.newStream().requestHeaders(headers(":path", "/", authorizationKey, value));
+    return replyFor(sample, authorizationKey, value);
+  }
+
+  private static ProcessingResponse replyFor(
+      CalloutExtension<JwtAuth> server, String authorizationKey, String value) {
+    return server.newStream().requestHeaders(headers(":path", "/", authorizationKey, value));
+  }
+
+  private static ProcessingResponse valid(String... decoded) {
+    HeaderMutation.Builder mutation = HeaderMutation.newBuilder();
+    for (int i = 0; i < decoded.length; i += 2) {
+      mutation.addSetHeaders(set(decoded[i], decoded[i + 1]));
+    }
+    return Replies.requestHeaders(mutation.build(), true);
   }
 
   private static ProcessingResponse unauthorized(String body) {
@@ -104,9 +128,9 @@ class JwtAuthTest {
   void validToken_claimsAfterTheHundredth_areLeftOut() {
     StringBuilder claims = new StringBuilder("{");
     HeaderMutation.Builder expected = HeaderMutation.newBuilder();
-    for (int i = 0; i < JwtAuth.MAX_CLAIMS + 5; i++) {
+    for (int i = 0; i < JwtVerification.MAX_CLAIMS + 5; i++) {
       claims.append(i == 0 ? "" : ",").append("\"c").append(i).append("\":").append(i);
-      if (i < JwtAuth.MAX_CLAIMS) {
+      if (i < JwtVerification.MAX_CLAIMS) {
         expected.addSetHeaders(set("decoded-c" + i, String.valueOf(i)));
       }
     }
@@ -144,11 +168,82 @@ class JwtAuthTest {
   }
 
   @Test
-  void missingOrEmptyHeader_401NoToken() {
+  void missingHeader_401NoToken() {
     assertThat(sample.newStream().requestHeaders(headers(":path", "/")))
         .isEqualTo(unauthorized("No Authorization token found."));
-    assertThat(replyFor("authorization", ""))
+    assertThat(withAudience.newStream().requestHeaders(headers(":path", "/")))
         .isEqualTo(unauthorized("No Authorization token found."));
+  }
+
+  @Test
+  void headerPresentButHoldingNoToken_401Invalid() {
+    for (String value : new String[] {"", " ", "   ", "Bearer", "Bearer ", "Bearer  "}) {
+      assertWithMessage("authorization: '%s'", value)
+          .that(replyFor("authorization", value))
+          .isEqualTo(unauthorized("Authorization token is invalid."));
+    }
+    // Also when only the legacy value field is there, and empty.
+    HttpHeaders emptyLegacy =
+        HttpHeaders.newBuilder()
+            .setHeaders(
+                HeaderMap.newBuilder()
+                    .addHeaders(HeaderValue.newBuilder().setKey("authorization").setValue("")))
+            .build();
+    assertThat(sample.newStream().requestHeaders(emptyLegacy))
+        .isEqualTo(unauthorized("Authorization token is invalid."));
+  }
+
+  @Test
+  void audience_tokenWithoutAud_isValidWithOrWithoutTheFlag() {
+    String token = TestTokens.rs256("{\"sub\":\"x\"}");
+
+    assertThat(replyFor("authorization", "Bearer " + token)).isEqualTo(valid("decoded-sub", "x"));
+    assertThat(replyFor(withAudience, "authorization", "Bearer " + token))
+        .isEqualTo(valid("decoded-sub", "x"));
+  }
+
+  @Test
+  void audience_namingTheConfiguredOne_asStringOrInArray_isValid() {
+    String string = TestTokens.rs256("{\"sub\":\"x\",\"aud\":\"orders-api\"}");
+    String array = TestTokens.rs256("{\"sub\":\"x\",\"aud\":[\"billing\",\"orders-api\"]}");
+
+    assertThat(replyFor(withAudience, "authorization", "Bearer " + string))
+        .isEqualTo(valid("decoded-sub", "x", "decoded-aud", "orders-api"));
+    assertThat(replyFor(withAudience, "authorization", "Bearer " + array))
+        .isEqualTo(valid("decoded-sub", "x", "decoded-aud", "[\"billing\",\"orders-api\"]"));
+  }
+
+  @Test
+  void audience_otherOrMalformed_401Invalid() {
+    for (String aud :
+        new String[] {
+          "\"billing\"",
+          "[\"billing\",\"shipping\"]",
+          "[]",
+          "\"\"",
+          "\"ORDERS-API\"",
+          "\"orders-api \"",
+          "null",
+          "42",
+          "{\"orders-api\":true}",
+          "[\"orders-api\",42]",
+        }) {
+      String token = TestTokens.rs256("{\"sub\":\"x\",\"aud\":" + aud + "}");
+      assertWithMessage("aud %s", aud)
+          .that(replyFor(withAudience, "authorization", "Bearer " + token))
+          .isEqualTo(unauthorized("Authorization token is invalid."));
+    }
+  }
+
+  @Test
+  void audience_anyAudWithoutTheFlag_401Invalid() {
+    // A token minted for some service: without --jwt-audience none is ours.
+    for (String aud : new String[] {"\"orders-api\"", "[\"orders-api\"]", "[]"}) {
+      String token = TestTokens.rs256("{\"sub\":\"x\",\"aud\":" + aud + "}");
+      assertWithMessage("aud %s", aud)
+          .that(replyFor("authorization", "Bearer " + token))
+          .isEqualTo(unauthorized("Authorization token is invalid."));
+    }
   }
 
   @Test
@@ -215,27 +310,5 @@ class JwtAuthTest {
                         set("decoded-nbf", String.valueOf(NOW_SECONDS)),
                         set("decoded-exp", String.valueOf(NOW_SECONDS + 1)))),
                 true));
-  }
-
-  @Test
-  void readPublicKey_rejectsWhatIsNotAnRsaPublicKey() {
-    assertThat(
-            assertThrows(
-                IllegalArgumentException.class,
-                () -> JwtAuth.readPublicKey("nothing".getBytes(StandardCharsets.US_ASCII))))
-        .hasMessageThat()
-        .isEqualTo("no '-----BEGIN PUBLIC KEY-----' block found");
-    assertThat(
-            assertThrows(
-                IllegalArgumentException.class,
-                () ->
-                    JwtAuth.readPublicKey(
-                        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"
-                            .getBytes(StandardCharsets.US_ASCII))))
-        .hasMessageThat()
-        .startsWith("not an RSA public key");
-    RSAPublicKey bundled = JwtAuth.bundledTestKey();
-    assertThat(bundled.getModulus().bitLength()).isEqualTo(2048);
-    assertThat(new JwtAuth(CalloutServerConfig.defaults(), bundled).config()).isNotNull();
   }
 }
