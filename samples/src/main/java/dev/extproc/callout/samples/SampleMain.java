@@ -11,6 +11,7 @@ import dev.extproc.callout.samples.basic.Basic;
 import dev.extproc.callout.samples.dynamicforwarding.DynamicForwarding;
 import dev.extproc.callout.samples.jwt.JwtVerifier;
 import dev.extproc.callout.samples.jwtauth.JwtAuth;
+import dev.extproc.callout.samples.jwtauthz.JwtAuthz;
 import dev.extproc.callout.samples.networkbasic.NetworkBasic;
 import dev.extproc.callout.samples.normalizeheader.NormalizeHeader;
 import dev.extproc.callout.samples.observe.Observe;
@@ -98,25 +99,39 @@ public final class SampleMain {
     samples.put("redact-body", flags -> RedactBody::new);
     samples.put("observe", flags -> Observe::new);
     samples.put("network-basic", SampleMain::networkBasic);
+    samples.put("jwt-authz", SampleMain::jwtAuthz);
     return samples;
   }
 
-  /** No default key: one a repository publishes would let anyone sign tokens it accepts. */
   private static Function<CalloutServerConfig, CalloutServer> jwtAuth(Flags flags) {
+    JwtVerifier verifier = jwtVerifier(flags, "jwt-auth");
+    return config -> new JwtAuth(config, verifier);
+  }
+
+  private static Function<CalloutServerConfig, CalloutServer> jwtAuthz(Flags flags) {
+    JwtVerifier verifier = jwtVerifier(flags, "jwt-authz");
+    return config -> new JwtAuthz(config, verifier);
+  }
+
+  /**
+   * The verifier of jwt-auth and jwt-authz. No default key: one a repository publishes would let
+   * anyone sign tokens it accepts.
+   */
+  private static JwtVerifier jwtVerifier(Flags flags, String sample) {
     RSAPublicKey key =
         flags
             .value(JWT_PUBLIC_KEY, SampleMain::readPublicKey)
             .orElseThrow(
                 () ->
                     new IllegalArgumentException(
-                        "jwt-auth needs "
+                        sample
+                            + " needs "
                             + JWT_PUBLIC_KEY
                             + " PATH (or CALLOUT_JWT_PUBLIC_KEY): the PEM RSA public key that"
                             + " verifies tokens"));
     JwtVerifier.Builder verifier = JwtVerifier.newBuilder(key);
     flags.value(JWT_AUDIENCE, SampleMain::audience).ifPresent(verifier::audience);
-    JwtVerifier built = verifier.build();
-    return config -> new JwtAuth(config, built);
+    return verifier.build();
   }
 
   private static String audience(String value) {
@@ -164,13 +179,13 @@ public final class SampleMain {
             JWT_PUBLIC_KEY,
             "CALLOUT_JWT_PUBLIC_KEY",
             "PATH",
-            "PEM RSA public key that jwt-auth verifies tokens with",
-            "none: jwt-auth refuses to start")
+            "PEM RSA public key that jwt-auth and jwt-authz verify tokens with",
+            "none: jwt-auth and jwt-authz refuse to start")
         .optionalFlag(
             JWT_AUDIENCE,
             "CALLOUT_JWT_AUDIENCE",
             "NAME",
-            "the audience jwt-auth accepts in a token's aud claim",
+            "the audience jwt-auth and jwt-authz accept in a token's aud claim",
             "none: tokens that carry aud are invalid")
         .flag(
             NETWORK_FORBIDDEN,
