@@ -1,5 +1,6 @@
 package dev.extproc.callout.samples;
 
+import com.google.protobuf.ByteString;
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServer.Launcher.Flags;
 import dev.extproc.callout.CalloutServerConfig;
@@ -10,6 +11,8 @@ import dev.extproc.callout.samples.basic.Basic;
 import dev.extproc.callout.samples.dynamicforwarding.DynamicForwarding;
 import dev.extproc.callout.samples.jwt.JwtVerifier;
 import dev.extproc.callout.samples.jwtauth.JwtAuth;
+import dev.extproc.callout.samples.jwtauthz.JwtAuthz;
+import dev.extproc.callout.samples.networkbasic.NetworkBasic;
 import dev.extproc.callout.samples.normalizeheader.NormalizeHeader;
 import dev.extproc.callout.samples.observe.Observe;
 import dev.extproc.callout.samples.redactbody.RedactBody;
@@ -43,6 +46,7 @@ public final class SampleMain {
   private static final String JWT_PUBLIC_KEY = "--jwt-public-key";
   private static final String JWT_AUDIENCE = "--jwt-audience";
   private static final String LOG_FORMAT = "--log-format";
+  private static final String NETWORK_FORBIDDEN = "--network-forbidden";
 
   /** The system property through which the log format reaches {@link ConsoleLogConfigurator}. */
   static final String LOG_FORMAT_PROPERTY = "callout.log.format";
@@ -94,25 +98,40 @@ public final class SampleMain {
     samples.put("stateful", flags -> Stateful::new);
     samples.put("redact-body", flags -> RedactBody::new);
     samples.put("observe", flags -> Observe::new);
+    samples.put("network-basic", SampleMain::networkBasic);
+    samples.put("jwt-authz", SampleMain::jwtAuthz);
     return samples;
   }
 
-  /** No default key: one a repository publishes would let anyone sign tokens it accepts. */
   private static Function<CalloutServerConfig, CalloutServer> jwtAuth(Flags flags) {
+    JwtVerifier verifier = jwtVerifier(flags, "jwt-auth");
+    return config -> new JwtAuth(config, verifier);
+  }
+
+  private static Function<CalloutServerConfig, CalloutServer> jwtAuthz(Flags flags) {
+    JwtVerifier verifier = jwtVerifier(flags, "jwt-authz");
+    return config -> new JwtAuthz(config, verifier);
+  }
+
+  /**
+   * The verifier of jwt-auth and jwt-authz. No default key: one a repository publishes would let
+   * anyone sign tokens it accepts.
+   */
+  private static JwtVerifier jwtVerifier(Flags flags, String sample) {
     RSAPublicKey key =
         flags
             .value(JWT_PUBLIC_KEY, SampleMain::readPublicKey)
             .orElseThrow(
                 () ->
                     new IllegalArgumentException(
-                        "jwt-auth needs "
+                        sample
+                            + " needs "
                             + JWT_PUBLIC_KEY
                             + " PATH (or CALLOUT_JWT_PUBLIC_KEY): the PEM RSA public key that"
                             + " verifies tokens"));
     JwtVerifier.Builder verifier = JwtVerifier.newBuilder(key);
     flags.value(JWT_AUDIENCE, SampleMain::audience).ifPresent(verifier::audience);
-    JwtVerifier built = verifier.build();
-    return config -> new JwtAuth(config, built);
+    return verifier.build();
   }
 
   private static String audience(String value) {
@@ -120,6 +139,18 @@ public final class SampleMain {
       throw new IllegalArgumentException("blank audience (expected: a name such as my-api)");
     }
     return value;
+  }
+
+  private static Function<CalloutServerConfig, CalloutServer> networkBasic(Flags flags) {
+    ByteString forbidden = flags.value(NETWORK_FORBIDDEN, SampleMain::forbidden).orElseThrow();
+    return config -> new NetworkBasic(config, forbidden);
+  }
+
+  private static ByteString forbidden(String value) {
+    if (value.isEmpty()) {
+      throw new IllegalArgumentException("empty (expected: at least one character)");
+    }
+    return ByteString.copyFromUtf8(value);
   }
 
   private static RSAPublicKey readPublicKey(String path) {
@@ -148,14 +179,20 @@ public final class SampleMain {
             JWT_PUBLIC_KEY,
             "CALLOUT_JWT_PUBLIC_KEY",
             "PATH",
-            "PEM RSA public key that jwt-auth verifies tokens with",
-            "none: jwt-auth refuses to start")
+            "PEM RSA public key that jwt-auth and jwt-authz verify tokens with",
+            "none: jwt-auth and jwt-authz refuse to start")
         .optionalFlag(
             JWT_AUDIENCE,
             "CALLOUT_JWT_AUDIENCE",
             "NAME",
-            "the audience jwt-auth accepts in a token's aud claim",
+            "the audience jwt-auth and jwt-authz accept in a token's aud claim",
             "none: tokens that carry aud are invalid")
+        .flag(
+            NETWORK_FORBIDDEN,
+            "CALLOUT_NETWORK_FORBIDDEN",
+            "TEXT",
+            "network-basic closes a connection whose client sends these bytes (UTF-8)",
+            NetworkBasic.DEFAULT_FORBIDDEN)
         .flag(
             LOG_FORMAT,
             "CALLOUT_LOG_FORMAT",

@@ -75,6 +75,23 @@ class SampleMainTest {
   }
 
   @Test
+  void jwtAuthz_withoutPublicKey_refusesToStartWithOneLine() {
+    assertThat(run(Map.of(), "--sample", "jwt-authz")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .isEqualTo(
+            "callout-server: jwt-authz needs --jwt-public-key PATH (or CALLOUT_JWT_PUBLIC_KEY):"
+                + " the PEM RSA public key that verifies tokens"
+                + System.lineSeparator());
+  }
+
+  @Test
+  void networkForbidden_empty_exitsTwoNamingTheFlag() {
+    assertThat(run(Map.of(), "--sample", "network-basic", "--network-forbidden", "")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--network-forbidden=: empty (expected: at least one character)");
+  }
+
+  @Test
   void jwtAudience_blank_exitsTwoNamingTheVariable() {
     assertThat(
             run(
@@ -133,7 +150,9 @@ class SampleMainTest {
             "dynamic-forwarding",
             "stateful",
             "redact-body",
-            "observe");
+            "observe",
+            "network-basic",
+            "jwt-authz");
   }
 
   @Test
