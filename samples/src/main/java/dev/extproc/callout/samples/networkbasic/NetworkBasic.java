@@ -68,6 +68,8 @@ public final class NetworkBasic extends CalloutServer {
     if (indexOf(window, forbidden) >= 0) {
       logger.info("[{}] the client sent the forbidden sequence: closing", ctx.streamId());
       ctx.closeConnection();
+      // Envoy sends on whatever the reply carries: hold this message back from the upstream.
+      return ByteString.EMPTY;
     }
     int keep = Math.min(forbidden.size() - 1, window.size());
     // A copy, so that the tail does not keep the whole message in memory.

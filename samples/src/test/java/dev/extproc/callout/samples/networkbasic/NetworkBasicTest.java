@@ -203,11 +203,14 @@ class NetworkBasicTest {
     return (read ? reply.setReadData(data) : reply.setWriteData(data)).build();
   }
 
-  /** The reply that closes the connection: the read bytes, unmodified, with CLOSE. */
+  /**
+   * The reply that closes the connection: the read bytes replaced by none (held back from the
+   * upstream), with CLOSE.
+   */
   private static ProcessingResponse closing(ProcessingRequest read) {
     return ProcessingResponse.newBuilder()
-        .setReadData(read.getReadData())
-        .setDataProcessingStatus(DataProcessedStatus.UNMODIFIED)
+        .setReadData(read.getReadData().toBuilder().setData(ByteString.EMPTY))
+        .setDataProcessingStatus(DataProcessedStatus.MODIFIED)
         .setConnectionStatus(ConnectionStatus.CLOSE)
         .build();
   }
