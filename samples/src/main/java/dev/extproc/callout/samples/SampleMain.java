@@ -7,6 +7,7 @@ import dev.extproc.callout.samples.addbody.AddBody;
 import dev.extproc.callout.samples.addcustomresponse.AddCustomResponse;
 import dev.extproc.callout.samples.addheader.AddHeader;
 import dev.extproc.callout.samples.basic.Basic;
+import dev.extproc.callout.samples.blockip.BlockIp;
 import dev.extproc.callout.samples.dynamicforwarding.DynamicForwarding;
 import dev.extproc.callout.samples.jwtauth.JwtAuth;
 import dev.extproc.callout.samples.normalizeheader.NormalizeHeader;
@@ -93,6 +94,7 @@ public final class SampleMain {
     samples.put("stateful", flags -> Stateful::new);
     samples.put("redact-body", flags -> RedactBody::new);
     samples.put("observe", flags -> Observe::new);
+    samples.put("block-ip", flags -> BlockIp::new);
     return samples;
   }
 

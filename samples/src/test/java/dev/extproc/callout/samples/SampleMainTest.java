@@ -104,7 +104,8 @@ class SampleMainTest {
             "dynamic-forwarding",
             "stateful",
             "redact-body",
-            "observe");
+            "observe",
+            "block-ip");
   }
 
   @Test
