@@ -173,21 +173,20 @@ class BlockIpTest {
   }
 
   /**
-   * grpc-java's ext_authz client filter sends the call's metadata in {@code header_map}, each value
-   * in {@code raw_value}, with no {@code headers} map and no peer addresses.
+   * A request as grpc-java's xDS ext_authz client filter (grpc-xds 1.85.1) sends it: {@code
+   * request.time} and {@code request.http} only, with method POST, the gRPC path, size -1, protocol
+   * HTTP/2 and the call's own metadata in {@code header_map}, each value in {@code raw_value}; no
+   * {@code headers} map, no pseudo-headers, no peer addresses.
    */
   private static CheckRequest grpcClientRequest(String forwardedFor) {
     return request(
         AttributeContext.HttpRequest.newBuilder()
             .setMethod("POST")
             .setPath("/grpc.health.v1.Health/Check")
+            .setSize(-1)
             .setProtocol("HTTP/2")
             .setHeaderMap(
                 HeaderMap.newBuilder()
-                    .addHeaders(
-                        HeaderValue.newBuilder()
-                            .setKey("content-type")
-                            .setRawValue(ByteString.copyFromUtf8("application/grpc")))
                     .addHeaders(
                         HeaderValue.newBuilder()
                             .setKey(BlockIp.FORWARDED_FOR)

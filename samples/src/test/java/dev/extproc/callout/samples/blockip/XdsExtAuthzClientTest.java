@@ -65,9 +65,9 @@ import org.junit.jupiter.api.Test;
  * the router, and from CDS and EDS the backend, a health service that records the calls it gets.
  *
  * <p>The client's CheckRequest carries only {@code request.time} and {@code request.http}: method
- * POST, the gRPC path, the protocol, and the call's metadata in {@code header_map} with {@code
- * raw_value}; no {@code headers} map and no peer addresses. The sample reads {@code
- * x-forwarded-for} from there.
+ * POST, the gRPC path, size -1, protocol HTTP/2, and the call's own metadata in {@code header_map}
+ * with {@code raw_value} (here only {@code x-forwarded-for}: no pseudo-headers); no {@code headers}
+ * map and no peer addresses. The sample reads {@code x-forwarded-for} from there.
  */
 class XdsExtAuthzClientTest {
 
