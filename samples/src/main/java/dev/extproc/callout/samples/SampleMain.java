@@ -8,6 +8,7 @@ import dev.extproc.callout.samples.addbody.AddBody;
 import dev.extproc.callout.samples.addcustomresponse.AddCustomResponse;
 import dev.extproc.callout.samples.addheader.AddHeader;
 import dev.extproc.callout.samples.basic.Basic;
+import dev.extproc.callout.samples.blockip.BlockIp;
 import dev.extproc.callout.samples.dynamicforwarding.DynamicForwarding;
 import dev.extproc.callout.samples.jwt.JwtVerifier;
 import dev.extproc.callout.samples.jwtauth.JwtAuth;
@@ -98,6 +99,7 @@ public final class SampleMain {
     samples.put("stateful", flags -> Stateful::new);
     samples.put("redact-body", flags -> RedactBody::new);
     samples.put("observe", flags -> Observe::new);
+    samples.put("block-ip", flags -> BlockIp::new);
     samples.put("network-basic", SampleMain::networkBasic);
     samples.put("jwt-authz", SampleMain::jwtAuthz);
     return samples;

@@ -151,6 +151,7 @@ class SampleMainTest {
             "stateful",
             "redact-body",
             "observe",
+            "block-ip",
             "network-basic",
             "jwt-authz");
   }
