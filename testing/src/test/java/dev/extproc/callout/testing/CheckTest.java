@@ -29,12 +29,8 @@ import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.type.v3.HttpStatus;
 import io.envoyproxy.envoy.type.v3.StatusCode;
-import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -190,18 +186,10 @@ class CheckTest {
 
   @Test
   void forChannel_checksTheServerBehindIt() throws Exception {
-    try (Gate gate = new Gate()) {
-      String name = InProcessServerBuilder.generateName();
-      InProcessServerBuilder builder = InProcessServerBuilder.forName(name).directExecutor();
-      gate.services().forEach(builder::addService);
-      Server server = builder.build().start();
-      ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-      try (CalloutTester tester = CalloutTester.forChannel(channel)) {
-        assertThat(tester.check(checkRequest("GET", "/admin")).hasDeniedResponse()).isTrue();
-      } finally {
-        channel.shutdownNow();
-        server.shutdownNow().awaitTermination();
-      }
+    try (Gate gate = new Gate();
+        ServedChannel served = new ServedChannel(gate);
+        CalloutTester tester = CalloutTester.forChannel(served.channel())) {
+      assertThat(tester.check(checkRequest("GET", "/admin")).hasDeniedResponse()).isTrue();
     }
   }
 

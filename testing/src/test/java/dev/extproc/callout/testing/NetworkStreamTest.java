@@ -14,11 +14,7 @@ import io.envoyproxy.envoy.service.network_ext_proc.v3.Data;
 import io.envoyproxy.envoy.service.network_ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.network_ext_proc.v3.ProcessingResponse.ConnectionStatus;
 import io.envoyproxy.envoy.service.network_ext_proc.v3.ProcessingResponse.DataProcessedStatus;
-import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.Status;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -255,21 +251,13 @@ class NetworkStreamTest {
 
   @Test
   void forChannel_drivesTheNetworkServerBehindIt() throws Exception {
-    try (Shout callout = new Shout()) {
-      String name = InProcessServerBuilder.generateName();
-      InProcessServerBuilder builder = InProcessServerBuilder.forName(name).directExecutor();
-      callout.services().forEach(builder::addService);
-      Server server = builder.build().start();
-      ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-      try (CalloutTester tester = CalloutTester.forChannel(channel)) {
-        NetworkStream connection = tester.newNetworkStream();
-        assertThat(connection.read("abc", true).getReadData().getData().toStringUtf8())
-            .isEqualTo("ABC");
-        assertThat(connection.halfClose().getCode()).isEqualTo(Status.Code.OK);
-      } finally {
-        channel.shutdownNow();
-        server.shutdownNow().awaitTermination();
-      }
+    try (Shout callout = new Shout();
+        ServedChannel served = new ServedChannel(callout);
+        CalloutTester tester = CalloutTester.forChannel(served.channel())) {
+      NetworkStream connection = tester.newNetworkStream();
+      assertThat(connection.read("abc", true).getReadData().getData().toStringUtf8())
+          .isEqualTo("ABC");
+      assertThat(connection.halfClose().getCode()).isEqualTo(Status.Code.OK);
     }
   }
 }
