@@ -151,16 +151,19 @@ public final class NetworkStream {
   }
 
   /**
+   * Waits for the server to end this connection's gRPC stream (after a half-close, or when the
+   * callout fails it) and returns its status.
+   */
+  public Status awaitClose() {
+    return replies.awaitClose();
+  }
+
+  /**
    * Half-closes the stream, as Envoy does when the connection is done, and returns the status the
    * server closes it with. Replies sent before the close stay readable.
    */
   public Status halfClose() {
     requests.onCompleted();
-    return awaitClose();
-  }
-
-  /** Waits for the server to close the stream and returns its status. */
-  public Status awaitClose() {
     return replies.awaitClose();
   }
 
