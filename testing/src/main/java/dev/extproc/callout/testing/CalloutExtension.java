@@ -5,6 +5,8 @@ import static java.util.Objects.requireNonNull;
 import com.google.errorprone.annotations.CanIgnoreReturnValue;
 import dev.extproc.callout.CalloutServer;
 import dev.extproc.callout.CalloutServerConfig;
+import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
+import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
@@ -43,7 +45,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * }
  * }</pre>
  *
- * <p>{@link #inProcess} runs the callout's service in-process, without sockets; {@link #plaintext}
+ * <p>{@link #inProcess} runs the callout's services in-process, without sockets; {@link #plaintext}
  * and {@link #tls} start the real server with only that gRPC listener on {@code 127.0.0.1}, port 0
  * (health through {@code grpc.health.v1} on it, no drain delay), and drive it over a socket: {@link
  * CalloutServer#plaintextAddress()} then says where it listens. Closing cancels the streams the
@@ -145,6 +147,16 @@ public final class CalloutExtension<T extends CalloutServer>
   /** Opens a stream with default body modes: {@link CalloutTester#newStream()}. */
   public CalloutTester.Stream newStream() {
     return tester().newStream();
+  }
+
+  /** Sends an ext_authz check and returns the decision: {@link CalloutTester#check}. */
+  public CheckResponse check(CheckRequest request) {
+    return tester().check(request);
+  }
+
+  /** Opens a network ext_proc connection: {@link CalloutTester#newNetworkStream()}. */
+  public NetworkStream newNetworkStream() {
+    return tester().newNetworkStream();
   }
 
   /** Opens a stream whose first message carries {@code protocolConfig}. */

@@ -9,6 +9,9 @@ import dev.extproc.callout.CalloutServer;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.service.auth.v3.AuthorizationGrpc;
+import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
+import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
@@ -23,6 +26,7 @@ import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
@@ -53,8 +57,11 @@ import org.jspecify.annotations.Nullable;
  * }
  * }</pre>
  *
- * <p>{@link #of} runs the callout's {@link CalloutServer#service()} in-process (no sockets, no
- * listeners); {@link #forChannel} drives any ext_proc server, yours or not, over a channel you own;
+ * <p>The same tester sends ext_authz checks ({@link #check}, one per HTTP request) and opens
+ * network ext_proc connections ({@link #newNetworkStream}, one per TCP connection).
+ *
+ * <p>{@link #of} runs the callout's {@link CalloutServer#services()} in-process (no sockets, no
+ * listeners); {@link #forChannel} drives any such server, yours or not, over a channel you own;
  * {@link CalloutExtension} does either for a JUnit 5 test class. Every wait is bounded by the
  * tester's {@link #timeout()} ({@link #DEFAULT_TIMEOUT} unless set) and fails with an {@link
  * AssertionError} that says what was missing and what arrived.
@@ -69,7 +76,8 @@ public final class CalloutTester implements AutoCloseable {
   private final @Nullable ExecutorService executor;
   private final @Nullable OpenCalls calls;
   private final Duration timeout;
-  private final Set<Stream> open = ConcurrentHashMap.newKeySet();
+  // The request side of every stream and connection the server has not closed yet.
+  private final Set<StreamObserver<?>> open = ConcurrentHashMap.newKeySet();
 
   private CalloutTester(
       Channel channel,
@@ -85,7 +93,8 @@ public final class CalloutTester implements AutoCloseable {
   }
 
   /**
-   * Runs {@code callout}'s ext_proc service on an in-process server. Hooks run on the callout's
+   * Runs every service of {@code callout} ({@link CalloutServer#services()}: ext_proc, ext_authz,
+   * network ext_proc, whichever it implements) on an in-process server. Hooks run on the callout's
    * hook executor, as in production, so a hook may block. Its configuration's listeners and TLS are
    * not used. The tester does not close {@code callout}.
    */
@@ -98,7 +107,10 @@ public final class CalloutTester implements AutoCloseable {
     return newBuilder(callout).timeout(timeout).build();
   }
 
-  /** Drives the ext_proc server behind {@code channel}; the caller keeps owning the channel. */
+  /**
+   * Drives the ext_proc, ext_authz or network ext_proc server behind {@code channel}; the caller
+   * keeps owning the channel.
+   */
   public static CalloutTester forChannel(Channel channel) {
     return forChannel(channel, DEFAULT_TIMEOUT);
   }
@@ -109,17 +121,18 @@ public final class CalloutTester implements AutoCloseable {
         requireNonNull(channel, "channel"), null, null, null, checked(timeout));
   }
 
-  /** Starts a tester of {@code callout}'s ext_proc service, run in-process. */
+  /** Starts a tester of every service of {@code callout}, run in-process. */
   public static Builder newBuilder(CalloutServer callout) {
-    return new Builder(requireNonNull(callout, "callout").service());
+    return new Builder(requireNonNull(callout, "callout").services());
   }
 
   /**
-   * Starts a tester of any ext_proc {@code service} run in-process: a callout's {@link
-   * CalloutServer#service()} wrapped in {@link io.grpc.ServerInterceptors}, say.
+   * Starts a tester of any ext_proc, ext_authz or network ext_proc {@code service} run in-process:
+   * a callout's {@link CalloutServer#service()} wrapped in {@link io.grpc.ServerInterceptors}, say.
+   * Add more with {@link Builder#addService}.
    */
   public static Builder newBuilder(ServerServiceDefinition service) {
-    return new Builder(requireNonNull(service, "service"));
+    return new Builder(List.of(requireNonNull(service, "service")));
   }
 
   /** How long a stream waits for each reply, or for the server to close it. */
@@ -151,11 +164,77 @@ public final class CalloutTester implements AutoCloseable {
 
   private Stream open(@Nullable ProtocolConfiguration protocolConfig) {
     Stream stream = new Stream(protocolConfig);
-    open.add(stream);
-    if (stream.replies.isClosedByServer()) {
-      open.remove(stream);
-    }
+    opened(stream.requests, stream.replies);
     return stream;
+  }
+
+  /**
+   * Opens a network ext_proc connection ({@code NetworkExternalProcessor/Process}), as Envoy's
+   * {@code network_ext_proc} filter does for each downstream TCP connection.
+   */
+  public NetworkStream newNetworkStream() {
+    NetworkStream stream = new NetworkStream(this);
+    opened(stream.requests(), stream.replies());
+    return stream;
+  }
+
+  /**
+   * Sends an ext_authz {@code Check} ({@code envoy.service.auth.v3.Authorization}), as Envoy's
+   * {@code ext_authz} HTTP filter does once per request, with the tester's {@link #timeout()} as
+   * the deadline, and returns the decision. Build the request with {@link #checkRequest} or {@link
+   * #newCheckRequest}.
+   *
+   * @throws StatusRuntimeException when the call fails: with the status the server failed it with
+   *     ({@code UNIMPLEMENTED} when the callout does not override {@code onCheck}, {@code INTERNAL}
+   *     when the hook throws or contradicts itself), or {@code DEADLINE_EXCEEDED}
+   */
+  public CheckResponse check(CheckRequest request) {
+    requireNonNull(request, "request");
+    return AuthorizationGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS)
+        .check(request);
+  }
+
+  /**
+   * Returns a {@code CheckRequest} shaped as Envoy's ext_authz HTTP filter sends it for an HTTP/1.1
+   * request with {@code method}, {@code path} and the alternating header keys and values (see
+   * {@link CheckRequestBuilder} for every field filled and its default).
+   */
+  public static CheckRequest checkRequest(
+      String method, String path, String... headerKeysAndValues) {
+    return newCheckRequest(method, path).headers(headerKeysAndValues).build();
+  }
+
+  /**
+   * Starts a {@code CheckRequest} for {@code method} and {@code path}, for a source address, a body
+   * or other headers: {@code newCheckRequest("POST", "/login").source("10.1.2.3",
+   * 40000).body("user=a").build()}.
+   */
+  public static CheckRequestBuilder newCheckRequest(String method, String path) {
+    return new CheckRequestBuilder(method, path);
+  }
+
+  /** Tracks a stream until the server closes it, so that {@link #close} can cancel it. */
+  private void opened(StreamObserver<?> requests, ReplyQueue<?> replies) {
+    open.add(requests);
+    if (replies.isClosedByServer()) {
+      open.remove(requests);
+    }
+  }
+
+  /** Forgets a stream the server closed. */
+  void closed(StreamObserver<?> requests) {
+    open.remove(requests);
+  }
+
+  /** Resets a stream, as Envoy does when the HTTP request or the TCP connection goes away. */
+  void cancel(StreamObserver<?> requests) {
+    open.remove(requests);
+    requests.onError(Status.CANCELLED.withDescription("cancelled by the test").asException());
+  }
+
+  Channel channel() {
+    return channel;
   }
 
   /**
@@ -164,8 +243,8 @@ public final class CalloutTester implements AutoCloseable {
    */
   @Override
   public void close() {
-    for (Stream stream : List.copyOf(open)) {
-      stream.cancel();
+    for (StreamObserver<?> requests : List.copyOf(open)) {
+      cancel(requests);
     }
     open.clear();
     if (calls != null) {
@@ -220,12 +299,30 @@ public final class CalloutTester implements AutoCloseable {
 
   /** Options of an in-process {@link CalloutTester}. Not thread-safe. */
   public static final class Builder {
-    private final ServerServiceDefinition service;
+    private final List<ServerServiceDefinition> services;
     private Duration timeout = DEFAULT_TIMEOUT;
     private boolean directExecutor;
 
-    private Builder(ServerServiceDefinition service) {
-      this.service = service;
+    private Builder(List<ServerServiceDefinition> services) {
+      this.services = new ArrayList<>(services);
+    }
+
+    /**
+     * Serves {@code service} too: an ext_authz service beside an ext_proc one, say.
+     *
+     * @throws IllegalArgumentException when a service of that name is already served
+     */
+    @CanIgnoreReturnValue
+    public Builder addService(ServerServiceDefinition service) {
+      String name = requireNonNull(service, "service").getServiceDescriptor().getName();
+      for (ServerServiceDefinition added : services) {
+        checkArgument(
+            !added.getServiceDescriptor().getName().equals(name),
+            "service: %s (expected: not served yet)",
+            name);
+      }
+      services.add(service);
+      return this;
     }
 
     /**
@@ -260,9 +357,10 @@ public final class CalloutTester implements AutoCloseable {
       String name = InProcessServerBuilder.generateName();
       ExecutorService executor = directExecutor ? null : Executors.newCachedThreadPool();
       OpenCalls calls = new OpenCalls();
-      InProcessServerBuilder builder =
-          InProcessServerBuilder.forName(name)
-              .addService(ServerInterceptors.intercept(service, calls));
+      InProcessServerBuilder builder = InProcessServerBuilder.forName(name);
+      for (ServerServiceDefinition service : services) {
+        builder.addService(ServerInterceptors.intercept(service, calls));
+      }
       if (executor == null) {
         builder.directExecutor();
       } else {
@@ -336,13 +434,14 @@ public final class CalloutTester implements AutoCloseable {
    */
   public final class Stream {
     private final @Nullable ProtocolConfiguration protocolConfig;
-    private final ReplyQueue replies;
+    private final ReplyQueue<ProcessingResponse> replies;
     private final StreamObserver<ProcessingRequest> requests;
     private boolean first = true;
 
     private Stream(@Nullable ProtocolConfiguration protocolConfig) {
       this.protocolConfig = protocolConfig;
-      this.replies = new ReplyQueue(timeout, () -> open.remove(this), hint(protocolConfig));
+      this.replies =
+          new ReplyQueue<>(timeout, this::closedByServer, hint(protocolConfig), Replies::describe);
       this.requests = ExternalProcessorGrpc.newStub(channel).process(replies);
     }
 
@@ -565,10 +664,13 @@ public final class CalloutTester implements AutoCloseable {
       return replies.awaitClose();
     }
 
+    private void closedByServer() {
+      closed(requests);
+    }
+
     /** Resets the stream, as Envoy does when the HTTP request goes away. */
     public void cancel() {
-      open.remove(this);
-      requests.onError(Status.CANCELLED.withDescription("cancelled by the test").asException());
+      CalloutTester.this.cancel(requests);
     }
 
     /** Every reply received so far, in order, whether returned already or not. */

@@ -440,7 +440,8 @@ public final class Replies {
     return text(request);
   }
 
-  private static String text(Message message) {
+  /** {@code message} in text format on one line, cut at 300 characters. */
+  static String text(Message message) {
     String text = TextFormat.shortDebugString(message);
     return text.length() <= 300 ? text : text.substring(0, 300) + "...";
   }

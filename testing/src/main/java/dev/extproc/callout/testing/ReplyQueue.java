@@ -1,6 +1,6 @@
 package dev.extproc.callout.testing;
 
-import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import com.google.protobuf.Message;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
@@ -12,38 +12,46 @@ import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The replies of one stream as gRPC delivers them, and the bounded waits on them. gRPC calls the
- * observer methods from its threads; every other method belongs to the test's thread.
+ * The replies of one stream as gRPC delivers them, and the bounded waits on them: an ext_proc
+ * stream's or a network ext_proc connection's. gRPC calls the observer methods from its threads;
+ * every other method belongs to the test's thread.
+ *
+ * @param <R> the reply message type
  */
-final class ReplyQueue implements StreamObserver<ProcessingResponse> {
+final class ReplyQueue<R extends Message> implements StreamObserver<R> {
 
   private final Duration timeout;
   private final Runnable onServerClose;
   private final String hint;
+  private final Function<? super R, String> describe;
   // Replies and the closing Status, in arrival order.
   private final BlockingQueue<Object> events = new LinkedBlockingQueue<>();
   // Replies taken off events while waiting for something else, not yet returned.
-  private final Deque<ProcessingResponse> unread = new ArrayDeque<>();
-  private final List<ProcessingResponse> received = Collections.synchronizedList(new ArrayList<>());
+  private final Deque<R> unread = new ArrayDeque<>();
+  private final List<R> received = Collections.synchronizedList(new ArrayList<>());
   private volatile boolean closedByServer;
   private @Nullable Status closeStatus;
 
   /**
    * A queue whose every wait lasts at most {@code timeout}; {@code onServerClose} runs once the
-   * server has closed the stream, and {@code hint} ends every timeout message.
+   * server has closed the stream, {@code hint} ends every timeout message and {@code describe}
+   * names a reply in failure messages.
    */
-  ReplyQueue(Duration timeout, Runnable onServerClose, String hint) {
+  ReplyQueue(
+      Duration timeout, Runnable onServerClose, String hint, Function<? super R, String> describe) {
     this.timeout = timeout;
     this.onServerClose = onServerClose;
     this.hint = hint;
+    this.describe = describe;
   }
 
   @Override
-  public void onNext(ProcessingResponse response) {
+  public void onNext(R response) {
     received.add(response);
     events.add(response);
   }
@@ -70,7 +78,7 @@ final class ReplyQueue implements StreamObserver<ProcessingResponse> {
   }
 
   /** Every reply received so far, in order. */
-  List<ProcessingResponse> received() {
+  List<R> received() {
     synchronized (received) {
       return List.copyOf(received);
     }
@@ -81,8 +89,8 @@ final class ReplyQueue implements StreamObserver<ProcessingResponse> {
    *
    * @throws AssertionError when the stream closes first or nothing comes in time
    */
-  ProcessingResponse next(String what) {
-    ProcessingResponse response = unread.pollFirst();
+  R next(String what) {
+    R response = unread.pollFirst();
     if (response != null) {
       return response;
     }
@@ -95,12 +103,12 @@ final class ReplyQueue implements StreamObserver<ProcessingResponse> {
       closeStatus = status;
       throw new AssertionError("stream closed with " + status + " instead of " + what + soFar());
     }
-    return (ProcessingResponse) event;
+    return reply(event);
   }
 
   /** Returns the next {@code n} replies not yet returned, each waited for in turn. */
-  List<ProcessingResponse> next(int n, String what) {
-    List<ProcessingResponse> replies = new ArrayList<>(n);
+  List<R> next(int n, String what) {
+    List<R> replies = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       replies.add(next(what + " (" + (i + 1) + " of " + n + ", " + i + " arrived)"));
     }
@@ -111,10 +119,10 @@ final class ReplyQueue implements StreamObserver<ProcessingResponse> {
    * Returns the replies not yet returned up to and including the first that {@code last} accepts,
    * waiting for each in turn.
    */
-  List<ProcessingResponse> until(Predicate<? super ProcessingResponse> last, String what) {
-    List<ProcessingResponse> replies = new ArrayList<>();
+  List<R> until(Predicate<? super R> last, String what) {
+    List<R> replies = new ArrayList<>();
     while (true) {
-      ProcessingResponse reply = next(what + " (" + replies.size() + " replies before it so far)");
+      R reply = next(what + " (" + replies.size() + " replies before it so far)");
       replies.add(reply);
       if (last.test(reply)) {
         return replies;
@@ -127,19 +135,19 @@ final class ReplyQueue implements StreamObserver<ProcessingResponse> {
    * server closes the stream.
    */
   void assertNone(Duration quiet, String after) {
-    ProcessingResponse pending = unread.peekFirst();
+    R pending = unread.peekFirst();
     if (pending == null && closeStatus == null) {
       Object event = poll(quiet, "no reply");
       if (event instanceof Status status) {
         closeStatus = status;
       } else if (event != null) {
-        pending = (ProcessingResponse) event;
+        pending = reply(event);
         unread.addLast(pending);
       }
     }
     if (pending != null) {
       throw new AssertionError(
-          "expected no reply " + after + ", got " + Replies.describe(pending) + soFar());
+          "expected no reply " + after + ", got " + describe.apply(pending) + soFar());
     }
   }
 
@@ -150,10 +158,15 @@ final class ReplyQueue implements StreamObserver<ProcessingResponse> {
       if (event instanceof Status status) {
         closeStatus = status;
       } else {
-        unread.addLast((ProcessingResponse) event);
+        unread.addLast(reply(event));
       }
     }
     return closeStatus;
+  }
+
+  @SuppressWarnings("unchecked") // events holds the R replies onNext added, and Status objects
+  private R reply(Object event) {
+    return (R) event;
   }
 
   private Object take(String what) {
@@ -175,7 +188,7 @@ final class ReplyQueue implements StreamObserver<ProcessingResponse> {
 
   /** What arrived so far, for failure messages. */
   private String soFar() {
-    List<ProcessingResponse> all = received();
+    List<R> all = received();
     if (all.isEmpty()) {
       return "; no reply received on this stream";
     }
@@ -183,6 +196,6 @@ final class ReplyQueue implements StreamObserver<ProcessingResponse> {
         + all.size()
         + (all.size() == 1 ? " reply" : " replies")
         + " received on this stream, the last: "
-        + Replies.describe(all.get(all.size() - 1));
+        + describe.apply(all.get(all.size() - 1));
   }
 }
