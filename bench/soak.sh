@@ -30,8 +30,8 @@ for f in "$jar" "$bench_jar"; do
 done
 mkdir -p "$out"
 
-# The Dockerfile's ENTRYPOINT flags.
-"$java" -XX:MaxRAMPercentage=70.0 -XX:+ExitOnOutOfMemoryError -jar "$jar" \
+# The Dockerfile's ENTRYPOINT flags (without its AOT cache, which only the image has).
+"$java" -XX:MaxRAMPercentage=70.0 -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -jar "$jar" \
   --plaintext-address "127.0.0.1:$port" --health-check-address "127.0.0.1:$health_port" \
   --disable-tls --shutdown-drain-delay 0s "$@" >"$out/server.log" 2>&1 &
 server_pid=$!

@@ -41,13 +41,11 @@ final class AuthzCheck implements StreamProtocol<CheckRequest> {
   /** The {@code envoy.service.auth.v3.Authorization} service backed by {@code callout}. */
   static ServerServiceDefinition service(
       CalloutServer callout, CalloutMetrics metrics, CalloutStream.Transport transport) {
-    return ServerServiceDefinition.builder(AuthorizationGrpc.getServiceDescriptor())
-        .addMethod(
-            AuthorizationGrpc.getCheckMethod(),
-            (call, headers) ->
-                CalloutStream.open(
-                    transport, call, (ctx, sink) -> new AuthzCheck(callout, metrics, ctx, sink)))
-        .build();
+    return CalloutStream.service(
+        AuthorizationGrpc.getServiceDescriptor(),
+        AuthorizationGrpc.getCheckMethod(),
+        transport,
+        (ctx, sink) -> new AuthzCheck(callout, metrics, ctx, sink));
   }
 
   @Override
@@ -55,16 +53,7 @@ final class AuthzCheck implements StreamProtocol<CheckRequest> {
 
   @Override
   public void onMessage(CheckRequest request) {
-    int limit = callout.config().maxInboundMessageSize();
-    if (request.getSerializedSize() > limit) {
-      sink.close(
-          Status.RESOURCE_EXHAUSTED.withDescription(
-              "CheckRequest of "
-                  + request.getSerializedSize()
-                  + " bytes exceeds the inbound limit of "
-                  + limit
-                  + " bytes (--max-inbound-message-size)"),
-          new Metadata());
+    if (SupervisedHook.refuseOversized(sink, request, callout.config())) {
       return;
     }
     long started = System.nanoTime();

@@ -87,18 +87,14 @@ final class CalloutServices {
     CalloutStream.Transport transport =
         new CalloutStream.Transport(
             streams, hookExecutor, overridesStreamStart, overridesStreamEnd);
-    return ServerServiceDefinition.builder(SizeCheckedRequests.service(process))
-        .addMethod(
-            process,
-            (call, headers) ->
-                CalloutStream.open(
-                    transport,
-                    call,
-                    (ctx, sink) -> {
-                      ctx.standaloneSender(sink);
-                      return new StreamCore(shared, ctx, sink);
-                    }))
-        .build();
+    return CalloutStream.service(
+        SizeCheckedRequests.service(process),
+        process,
+        transport,
+        (ctx, sink) -> {
+          ctx.standaloneSender(sink);
+          return new StreamCore(shared, ctx, sink);
+        });
   }
 
   /** Whether a subclass between {@code type} and CalloutServer declares one of the six hooks. */

@@ -2,7 +2,10 @@ package dev.extproc.callout;
 
 import io.grpc.Grpc;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -132,6 +135,19 @@ final class CalloutStream<Q, R> extends ServerCall.Listener<Q>
       throw e;
     }
     return stream;
+  }
+
+  /**
+   * A service of one method, {@code method}, whose calls run {@code protocol} on {@code transport}.
+   */
+  static <Q, R> ServerServiceDefinition service(
+      ServiceDescriptor descriptor,
+      MethodDescriptor<Q, R> method,
+      Transport transport,
+      BiFunction<CalloutContext, StreamSink<R>, StreamProtocol<Q>> protocol) {
+    return ServerServiceDefinition.builder(descriptor)
+        .addMethod(method, (call, headers) -> open(transport, call, protocol))
+        .build();
   }
 
   // ---- Event delivery ----

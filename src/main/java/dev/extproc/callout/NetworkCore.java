@@ -47,13 +47,11 @@ final class NetworkCore implements StreamProtocol<ProcessingRequest> {
   /** The {@code NetworkExternalProcessor} service backed by {@code callout}. */
   static ServerServiceDefinition service(
       CalloutServer callout, CalloutMetrics metrics, CalloutStream.Transport transport) {
-    return ServerServiceDefinition.builder(NetworkExternalProcessorGrpc.getServiceDescriptor())
-        .addMethod(
-            NetworkExternalProcessorGrpc.getProcessMethod(),
-            (call, headers) ->
-                CalloutStream.open(
-                    transport, call, (ctx, sink) -> new NetworkCore(callout, metrics, ctx, sink)))
-        .build();
+    return CalloutStream.service(
+        NetworkExternalProcessorGrpc.getServiceDescriptor(),
+        NetworkExternalProcessorGrpc.getProcessMethod(),
+        transport,
+        (ctx, sink) -> new NetworkCore(callout, metrics, ctx, sink));
   }
 
   @Override
@@ -65,16 +63,7 @@ final class NetworkCore implements StreamProtocol<ProcessingRequest> {
   @Override
   @SuppressWarnings("ReferenceEquality") // the hook returning the bytes it got means unchanged
   public void onMessage(ProcessingRequest request) {
-    int limit = callout.config().maxInboundMessageSize();
-    if (request.getSerializedSize() > limit) {
-      sink.close(
-          Status.RESOURCE_EXHAUSTED.withDescription(
-              "network ProcessingRequest of "
-                  + request.getSerializedSize()
-                  + " bytes exceeds the inbound limit of "
-                  + limit
-                  + " bytes (--max-inbound-message-size)"),
-          new Metadata());
+    if (SupervisedHook.refuseOversized(sink, request, callout.config())) {
       return;
     }
     boolean read = request.hasReadData();

@@ -1,5 +1,6 @@
 package dev.extproc.callout;
 
+import com.google.protobuf.MessageLite;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -54,6 +55,31 @@ final class SupervisedHook {
       return result == null ? ifNull : result;
     }
     return null;
+  }
+
+  /**
+   * Ends the stream with {@code RESOURCE_EXHAUSTED} when {@code message} is over the configured
+   * inbound limit (the transport's own limit sits above it, and says nothing useful); returns
+   * whether it did.
+   */
+  static boolean refuseOversized(
+      StreamSink<?> sink, MessageLite message, CalloutServerConfig config) {
+    int size = message.getSerializedSize();
+    int limit = config.maxInboundMessageSize();
+    if (size <= limit) {
+      return false;
+    }
+    String name = message.getClass().getSimpleName();
+    sink.close(
+        Status.RESOURCE_EXHAUSTED.withDescription(
+            name
+                + " of "
+                + size
+                + " bytes exceeds the inbound limit of "
+                + limit
+                + " bytes (--max-inbound-message-size)"),
+        new Metadata());
+    return true;
   }
 
   /** Ends the stream with {@code INTERNAL} for {@code e}, thrown by {@code hook}; logged once. */

@@ -22,11 +22,6 @@ import io.grpc.TlsChannelCredentials;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.reflection.v1.ServerReflectionGrpc;
-import io.grpc.reflection.v1.ServerReflectionRequest;
-import io.grpc.reflection.v1.ServerReflectionResponse;
-import io.grpc.reflection.v1.ServiceResponse;
-import io.grpc.stub.StreamObserver;
 import io.grpc.testing.TlsTesting;
 import java.io.IOException;
 import java.io.InputStream;
@@ -46,7 +41,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
@@ -224,31 +218,7 @@ class ListenersNetworkTest {
                 .getStatus())
         .isEqualTo(ServingStatus.SERVING);
 
-    LinkedBlockingQueue<ServerReflectionResponse> replies = new LinkedBlockingQueue<>();
-    StreamObserver<ServerReflectionRequest> requests =
-        ServerReflectionGrpc.newStub(channel)
-            .serverReflectionInfo(
-                new StreamObserver<>() {
-                  @Override
-                  public void onNext(ServerReflectionResponse value) {
-                    replies.add(value);
-                  }
-
-                  @Override
-                  public void onError(Throwable t) {}
-
-                  @Override
-                  public void onCompleted() {}
-                });
-    requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
-    ServerReflectionResponse reply = replies.poll(10, TimeUnit.SECONDS);
-    requests.onCompleted();
-
-    assertThat(reply).isNotNull();
-    assertThat(
-            reply.getListServicesResponse().getServiceList().stream()
-                .map(ServiceResponse::getName)
-                .toList())
+    assertThat(ReflectionProbe.listServices(channel))
         .containsAtLeast(
             "envoy.service.ext_proc.v3.ExternalProcessor",
             "grpc.health.v1.Health",

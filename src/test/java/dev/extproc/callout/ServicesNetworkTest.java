@@ -36,10 +36,6 @@ import io.grpc.TlsChannelCredentials;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.reflection.v1.ServerReflectionGrpc;
-import io.grpc.reflection.v1.ServerReflectionRequest;
-import io.grpc.reflection.v1.ServerReflectionResponse;
-import io.grpc.reflection.v1.ServiceResponse;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -296,7 +292,7 @@ class ServicesNetworkTest {
     RouteAndAuthz server = started(new RouteAndAuthz(loopback().build()));
 
     for (ManagedChannel channel : List.of(plaintext(server), secure(server))) {
-      assertThat(listServices(channel))
+      assertThat(ReflectionProbe.listServices(channel))
           .containsExactly(
               AUTHZ, EXT_PROC, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection");
       HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(channel);
@@ -317,33 +313,6 @@ class ServicesNetworkTest {
                   .build());
       assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
     }
-  }
-
-  private static List<String> listServices(ManagedChannel channel) throws InterruptedException {
-    LinkedBlockingQueue<ServerReflectionResponse> replies = new LinkedBlockingQueue<>();
-    StreamObserver<ServerReflectionRequest> requests =
-        ServerReflectionGrpc.newStub(channel)
-            .serverReflectionInfo(
-                new StreamObserver<>() {
-                  @Override
-                  public void onNext(ServerReflectionResponse value) {
-                    replies.add(value);
-                  }
-
-                  @Override
-                  public void onError(Throwable t) {}
-
-                  @Override
-                  public void onCompleted() {}
-                });
-    requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
-    ServerReflectionResponse reply = replies.poll(10, TimeUnit.SECONDS);
-    requests.onCompleted();
-    assertThat(reply).isNotNull();
-    return reply.getListServicesResponse().getServiceList().stream()
-        .map(ServiceResponse::getName)
-        .sorted()
-        .toList();
   }
 
   /** Upper-cases what the client writes, closes on "quit", counts what it saw at the end. */
@@ -411,7 +380,7 @@ class ServicesNetworkTest {
   void network_repliesInOrder_inTheMessagesDirection_passThroughReplaceAndClose() throws Exception {
     Shouting server = started(new Shouting(loopback().disableTls().build()));
     ManagedChannel channel = plaintext(server);
-    assertThat(listServices(channel))
+    assertThat(ReflectionProbe.listServices(channel))
         .containsExactly("grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", NETWORK);
 
     LinkedBlockingQueue<Object> replies = new LinkedBlockingQueue<>();

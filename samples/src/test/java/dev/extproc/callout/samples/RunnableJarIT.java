@@ -2,11 +2,18 @@ package dev.extproc.callout.samples;
 
 import static com.google.common.truth.Truth.assertThat;
 
+import dev.extproc.callout.samples.jwtauth.TestTokens;
+import dev.extproc.callout.testing.CalloutTester;
+import dev.extproc.callout.testing.NetworkStream;
 import dev.extproc.callout.testing.TrustAllCertificates;
+import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.TlsChannelCredentials;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
 import java.util.stream.Collectors;
@@ -111,6 +118,54 @@ class RunnableJarIT {
                   .filter(name -> name.endsWith(".pem"))
                   .collect(Collectors.toList()))
           .isEmpty();
+    }
+  }
+
+  @Test
+  void javaJar_authorizationAndTcpSamples_startAndServeTheirService() throws Exception {
+    for (String sample : List.of("block-ip", "jwt-authz", "network-basic")) {
+      ServerProcess.assertDefaultPortsFree();
+      ProcessBuilder command =
+          new ProcessBuilder(
+              JAVA,
+              "-jar",
+              JAR,
+              "--sample",
+              sample,
+              "--shutdown-drain-delay",
+              "0s",
+              "--disable-tls");
+      if (sample.equals("jwt-authz")) {
+        command
+            .command()
+            .addAll(List.of("--jwt-public-key", TestTokens.publicKeyFile().toString()));
+      }
+      try (ServerProcess server = ServerProcess.start(command, log())) {
+        server.awaitHealthy(System.nanoTime());
+        ManagedChannel channel =
+            Grpc.newChannelBuilderForAddress(
+                    "127.0.0.1", ServerProcess.PLAINTEXT, InsecureChannelCredentials.create())
+                .build();
+        try {
+          CalloutTester tester = CalloutTester.forChannel(channel);
+          if (sample.equals("network-basic")) {
+            NetworkStream stream = tester.newNetworkStream();
+            assertThat(stream.read("hello", false).getReadData().getData().toStringUtf8())
+                .isEqualTo("hello");
+            assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
+          } else {
+            // No x-forwarded-for for block-ip, no token for jwt-authz: both deny.
+            CheckResponse decision =
+                tester.check(CalloutTester.checkRequest("GET", "/", "x-test", "1"));
+            assertThat(decision.getStatus().getCode()).isNotEqualTo(Status.Code.OK.value());
+            assertThat(decision.hasDeniedResponse()).isTrue();
+          }
+        } finally {
+          channel.shutdownNow();
+        }
+        server.sigtermAndAssertExitZero();
+        assertThat(server.output()).contains("serving [");
+      }
     }
   }
 
