@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  *   <li>content-length of BUFFERED bodies, mode overrides and CONTINUE_AND_REPLACE ({@link
  *       PhaseReply});
  *   <li>the inbound size limit, and hook failures ending the stream with their status or {@code
- *       INTERNAL} ({@link #onMessage}, {@link #fail}).
+ *       INTERNAL} ({@link #onMessage}, {@link SupervisedHook#settle}).
  * </ul>
  *
  * <p>Not thread-safe: the transport calls it for one event at a time.
@@ -140,26 +140,13 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
       ctx.exit();
       inTime = sink.hookReturned();
     }
-    if (!inTime) {
-      logger.debug("[{}] {} returned after the watchdog ended it", ctx.streamId(), hookName(phase));
-    } else if (failure instanceof StatusRuntimeException e) {
-      logger.debug(
-          "[{}] {} ended the stream with {}", ctx.streamId(), hookName(phase), e.getStatus());
-      sink.close(e.getStatus(), e.getTrailers());
-    } else if (failure != null) {
-      fail(hookName(phase), failure);
-    } else {
+    if (SupervisedHook.settle(sink, ctx, hookName(phase), inTime, failure)) {
       send(phase, replies);
     }
   }
 
-  /** Sends the replies to a message, unless the stream was cancelled or only observed. */
+  /** Sends the replies to a message, unless the stream is only observed. */
   private void send(Phase phase, List<ProcessingResponse> replies) {
-    if (ctx.isCancelled()) {
-      // Envoy reset the stream while the hook ran; the transport hears of it only after this.
-      logger.debug("[{}] cancelled during {}: reply dropped", ctx.streamId(), hookName(phase));
-      return;
-    }
     if (ctx.isObservabilityMode()) {
       if (!observabilityLogged) {
         observabilityLogged = true;
@@ -240,9 +227,5 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
   /** The hook of {@code phase} as logs and statuses name it. */
   String hookName(Phase phase) {
     return shared.overridesProcess() ? phase.processName() : phase.hookName();
-  }
-
-  private void fail(String hook, Throwable e) {
-    SupervisedHook.fail(sink, ctx, hook, e);
   }
 }

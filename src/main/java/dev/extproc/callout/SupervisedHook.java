@@ -42,6 +42,23 @@ final class SupervisedHook {
     } finally {
       inTime = sink.hookReturned();
     }
+    if (!settle(sink, ctx, name, inTime, failure)) {
+      return null;
+    }
+    return result == null ? ifNull : result;
+  }
+
+  /**
+   * What follows a hook's return, for every protocol: nothing when the watchdog ended the stream
+   * meanwhile ({@code inTime} false); the close for its {@code failure}; nothing when the client
+   * cancelled. Returns true when the hook's reply may be sent.
+   */
+  static boolean settle(
+      StreamSink<?> sink,
+      CalloutContext ctx,
+      String name,
+      boolean inTime,
+      @Nullable Throwable failure) {
     if (!inTime) {
       logger.debug("[{}] {} returned after the watchdog ended it", ctx.streamId(), name);
     } else if (failure instanceof StatusRuntimeException e) {
@@ -50,11 +67,12 @@ final class SupervisedHook {
     } else if (failure != null) {
       fail(sink, ctx, name, failure);
     } else if (ctx.isCancelled()) {
+      // The client reset the stream while the hook ran; the transport hears of it only after this.
       logger.debug("[{}] cancelled during {}: reply dropped", ctx.streamId(), name);
     } else {
-      return result == null ? ifNull : result;
+      return true;
     }
-    return null;
+    return false;
   }
 
   /**
