@@ -6,27 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import com.google.protobuf.Any;
 import com.google.protobuf.util.Durations;
 import dev.extproc.callout.CalloutServerConfig;
-import io.envoyproxy.envoy.config.cluster.v3.Cluster;
-import io.envoyproxy.envoy.config.core.v3.Address;
-import io.envoyproxy.envoy.config.core.v3.AggregatedConfigSource;
-import io.envoyproxy.envoy.config.core.v3.ConfigSource;
-import io.envoyproxy.envoy.config.core.v3.GrpcService;
-import io.envoyproxy.envoy.config.core.v3.Locality;
-import io.envoyproxy.envoy.config.core.v3.SocketAddress;
-import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
-import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
-import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
-import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
-import io.envoyproxy.envoy.config.listener.v3.ApiListener;
-import io.envoyproxy.envoy.config.listener.v3.Listener;
-import io.envoyproxy.envoy.config.route.v3.Route;
-import io.envoyproxy.envoy.config.route.v3.RouteAction;
-import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
-import io.envoyproxy.envoy.config.route.v3.RouteMatch;
-import io.envoyproxy.envoy.config.route.v3.VirtualHost;
+import dev.extproc.callout.samples.xds.XdsManagementServer;
 import io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.ExtAuthz;
-import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
-import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -49,6 +30,7 @@ import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
@@ -78,8 +60,6 @@ class XdsExtAuthzClientTest {
 
   // grpc-java reads the flag from the environment, else from the system property of that name.
   private static final String EXT_AUTHZ_FLAG = "GRPC_EXPERIMENTAL_XDS_EXT_AUTHZ_ON_CLIENT";
-  // The bootstrap's JSON: GRPC_XDS_BOOTSTRAP_CONFIG in the environment, else this property.
-  private static final String BOOTSTRAP_CONFIG = "io.grpc.xds.bootstrapConfig";
 
   private static final Metadata.Key<String> ALLOWED_KEY =
       Metadata.Key.of(BlockIp.ALLOWED, Metadata.ASCII_STRING_MARSHALLER);
@@ -119,7 +99,9 @@ class XdsExtAuthzClientTest {
     serveConfiguration(backend.getPort());
 
     System.setProperty(EXT_AUTHZ_FLAG, "true");
-    System.setProperty(BOOTSTRAP_CONFIG, bootstrap(xds.target(), calloutTarget()));
+    System.setProperty(
+        XdsManagementServer.BOOTSTRAP_CONFIG,
+        xds.bootstrap("block-ip-test", List.of(calloutTarget())));
     channel =
         Grpc.newChannelBuilder("xds:///" + AUTHORITY, InsecureChannelCredentials.create()).build();
   }
@@ -143,105 +125,29 @@ class XdsExtAuthzClientTest {
         callout.close();
       }
       System.clearProperty(EXT_AUTHZ_FLAG);
-      System.clearProperty(BOOTSTRAP_CONFIG);
+      System.clearProperty(XdsManagementServer.BOOTSTRAP_CONFIG);
     }
   }
 
   private static String calloutTarget() {
-    return "dns:///127.0.0.1:" + callout.plaintextAddress().orElseThrow().getPort();
-  }
-
-  /**
-   * The bootstrap: the management server, and the callout's target among {@code
-   * allowed_grpc_services} with insecure credentials (an untrusted control plane may only name
-   * targets listed there; Envoy's API of our proto jar predates the {@code GoogleGrpc} credential
-   * plugins a trusted one would send instead).
-   */
-  private static String bootstrap(String xdsServer, String calloutTarget) {
-    return """
-        {
-          "xds_servers": [{
-            "server_uri": "%s",
-            "channel_creds": [{"type": "insecure"}],
-            "server_features": ["xds_v3"]
-          }],
-          "node": {"id": "block-ip-test"},
-          "allowed_grpc_services": {
-            "%s": {"channel_creds": [{"type": "insecure"}]}
-          }
-        }
-        """
-        .formatted(xdsServer, calloutTarget);
+    return XdsManagementServer.loopbackTarget(callout.plaintextAddress().orElseThrow().getPort());
   }
 
   private static void serveConfiguration(int backendPort) {
     ExtAuthz extAuthz =
         ExtAuthz.newBuilder()
             .setGrpcService(
-                GrpcService.newBuilder()
-                    .setGoogleGrpc(
-                        GrpcService.GoogleGrpc.newBuilder().setTargetUri(calloutTarget()))
+                XdsManagementServer.googleGrpc(calloutTarget())
                     .setTimeout(Durations.fromSeconds(5)))
             .build();
-    HttpConnectionManager manager =
-        HttpConnectionManager.newBuilder()
-            .setRouteConfig(
-                RouteConfiguration.newBuilder()
-                    .setName("routes")
-                    .addVirtualHosts(
-                        VirtualHost.newBuilder()
-                            .setName(AUTHORITY)
-                            .addDomains("*")
-                            .addRoutes(
-                                Route.newBuilder()
-                                    .setMatch(RouteMatch.newBuilder().setPrefix(""))
-                                    .setRoute(RouteAction.newBuilder().setCluster(CLUSTER)))))
-            .addHttpFilters(
-                HttpFilter.newBuilder()
-                    .setName("envoy.filters.http.ext_authz")
-                    .setTypedConfig(Any.pack(extAuthz)))
-            .addHttpFilters(
-                HttpFilter.newBuilder()
-                    .setName("envoy.filters.http.router")
-                    .setTypedConfig(Any.pack(Router.getDefaultInstance())))
-            .build();
-    xds.put(
+    xds.serveListener(
         AUTHORITY,
-        Listener.newBuilder()
-            .setName(AUTHORITY)
-            .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(manager)))
-            .build());
-    xds.put(
-        CLUSTER,
-        Cluster.newBuilder()
-            .setName(CLUSTER)
-            .setType(Cluster.DiscoveryType.EDS)
-            .setEdsClusterConfig(
-                Cluster.EdsClusterConfig.newBuilder()
-                    .setEdsConfig(
-                        ConfigSource.newBuilder()
-                            .setAds(AggregatedConfigSource.getDefaultInstance())))
-            .setLbPolicy(Cluster.LbPolicy.ROUND_ROBIN)
-            .build());
-    xds.put(
-        CLUSTER,
-        ClusterLoadAssignment.newBuilder()
-            .setClusterName(CLUSTER)
-            .addEndpoints(
-                LocalityLbEndpoints.newBuilder()
-                    .setLocality(Locality.newBuilder().setRegion("test"))
-                    .setLoadBalancingWeight(com.google.protobuf.UInt32Value.of(1))
-                    .addLbEndpoints(
-                        LbEndpoint.newBuilder()
-                            .setEndpoint(
-                                Endpoint.newBuilder()
-                                    .setAddress(
-                                        Address.newBuilder()
-                                            .setSocketAddress(
-                                                SocketAddress.newBuilder()
-                                                    .setAddress("127.0.0.1")
-                                                    .setPortValue(backendPort))))))
-            .build());
+        HttpFilter.newBuilder()
+            .setName("envoy.filters.http.ext_authz")
+            .setTypedConfig(Any.pack(extAuthz))
+            .build(),
+        CLUSTER);
+    xds.serveCluster(CLUSTER, backendPort);
   }
 
   @BeforeEach
