@@ -1,8 +1,6 @@
 package dev.extproc.callout;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
-import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
@@ -180,12 +178,8 @@ final class PhaseReply {
                     .setHeaderMutation(
                         headerMutation.toBuilder()
                             .addSetHeaders(
-                                HeaderValueOption.newBuilder()
-                                    .setHeader(
-                                        HeaderValue.newBuilder()
-                                            .setKey(CONTENT_LENGTH)
-                                            .setRawValue(
-                                                ByteString.copyFromUtf8(String.valueOf(length)))))))
+                                CalloutTools.overwriteHeader(
+                                    CONTENT_LENGTH, String.valueOf(length)))))
             .build();
     return direction.set(response.toBuilder(), fixed).build();
   }
