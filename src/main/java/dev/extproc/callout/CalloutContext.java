@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import dev.extproc.callout.internal.wire.NewerFields;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
@@ -77,6 +78,7 @@ public final class CalloutContext {
   private Metadata metadataContext = Metadata.getDefaultInstance();
   private @Nullable ProtocolConfiguration protocolConfig;
   private boolean observabilityMode;
+  private @Nullable ProcessingMode sentModeOverride;
 
   private final PhaseAdditions additions = new PhaseAdditions();
 
@@ -128,29 +130,68 @@ public final class CalloutContext {
   }
 
   /**
-   * Streams the request body through {@code transformer} (FULL_DUPLEX_STREAMED mode): from then on
-   * request body chunks go to it instead of {@link CalloutServer#onRequestBody}. Call it from a
-   * headers hook, before the first chunk.
+   * Whether the request body arrives in gRPC's GRPC body mode (value 5, which API 1.0.49's {@link
+   * BodySendMode} reads as {@code UNRECOGNIZED}): announced in {@code protocol_config}, or switched
+   * to by a {@code mode_override} this callout sent (or is about to send from this phase). Each
+   * body message is then one de-framed gRPC message.
+   */
+  public boolean isGrpcRequestBody() {
+    return bodyModeValue(Direction.REQUEST) == NewerFields.GRPC_BODY_MODE;
+  }
+
+  /** Like {@link #isGrpcRequestBody}, for the response body. */
+  public boolean isGrpcResponseBody() {
+    return bodyModeValue(Direction.RESPONSE) == NewerFields.GRPC_BODY_MODE;
+  }
+
+  /** The body mode of {@code direction} by number: overridden (pending or sent), or announced. */
+  private int bodyModeValue(Direction direction) {
+    ProcessingMode pending = additions.pendingModeOverride();
+    ProcessingMode mode = pending != null ? pending : sentModeOverride;
+    boolean request = direction == Direction.REQUEST;
+    if (mode != null) {
+      return request ? mode.getRequestBodyModeValue() : mode.getResponseBodyModeValue();
+    }
+    if (protocolConfig == null) {
+      return BodySendMode.NONE_VALUE;
+    }
+    return request
+        ? protocolConfig.getRequestBodyModeValue()
+        : protocolConfig.getResponseBodyModeValue();
+  }
+
+  /** Records a {@code mode_override} that went out: it sets the modes of the rest of the stream. */
+  void modeOverrideSent(ProcessingMode mode) {
+    sentModeOverride = mode;
+  }
+
+  /**
+   * Streams the request body through {@code transformer} (FULL_DUPLEX_STREAMED or GRPC mode): from
+   * then on request body chunks (or gRPC messages) go to it instead of {@link
+   * CalloutServer#onRequestBody}. Call it from a headers hook, before the first chunk.
    *
-   * @throws IllegalStateException when the request body mode is not FULL_DUPLEX_STREAMED
+   * @throws IllegalStateException when the request body mode is neither FULL_DUPLEX_STREAMED nor
+   *     GRPC
    */
   public void transformRequestBody(BodyTransformer transformer) {
-    requestBodyTransformer = checkFullDuplex("request", requestBodyMode(), transformer);
+    requestBodyTransformer =
+        checkStreamed("request", requestBodyMode(), isGrpcRequestBody(), transformer);
   }
 
   /** Like {@link #transformRequestBody}, for the response body. */
   public void transformResponseBody(BodyTransformer transformer) {
-    responseBodyTransformer = checkFullDuplex("response", responseBodyMode(), transformer);
+    responseBodyTransformer =
+        checkStreamed("response", responseBodyMode(), isGrpcResponseBody(), transformer);
   }
 
-  private static BodyTransformer checkFullDuplex(
-      String direction, BodySendMode mode, BodyTransformer transformer) {
+  private static BodyTransformer checkStreamed(
+      String direction, BodySendMode mode, boolean grpc, BodyTransformer transformer) {
     requireNonNull(transformer, "transformer");
-    if (mode != BodySendMode.FULL_DUPLEX_STREAMED) {
+    if (mode != BodySendMode.FULL_DUPLEX_STREAMED && !grpc) {
       throw new IllegalStateException(
           "a "
               + direction
-              + " body transformer needs body mode FULL_DUPLEX_STREAMED (Envoy announced "
+              + " body transformer needs body mode FULL_DUPLEX_STREAMED or GRPC (Envoy announced "
               + mode
               + ")");
     }

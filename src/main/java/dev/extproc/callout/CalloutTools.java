@@ -193,8 +193,8 @@ public final class CalloutTools {
   /**
    * Returns a headers reply with status {@code CONTINUE_AND_REPLACE}: Envoy applies {@code set},
    * replaces the body with {@code body} (even on a request that had none) and sends no more body or
-   * trailers of this direction. Not allowed in FULL_DUPLEX_STREAMED mode (the framework refuses it
-   * there).
+   * trailers of this direction. Not allowed in FULL_DUPLEX_STREAMED and GRPC modes (the framework
+   * refuses it there).
    */
   public static HeadersResponse continueAndReplace(
       List<Map.Entry<String, String>> set, ByteString body) {

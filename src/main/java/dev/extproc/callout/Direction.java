@@ -11,6 +11,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
 import java.util.Optional;
 import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -21,6 +22,7 @@ import org.jspecify.annotations.Nullable;
 enum Direction {
   REQUEST(
       CalloutContext::requestBodyMode,
+      CalloutContext::isGrpcRequestBody,
       CalloutContext::requestHeaders,
       ProcessingRequest::getRequestBody,
       new Replies(
@@ -32,6 +34,7 @@ enum Direction {
           ProcessingResponse.Builder::setRequestTrailers)),
   RESPONSE(
       CalloutContext::responseBodyMode,
+      CalloutContext::isGrpcResponseBody,
       CalloutContext::responseHeaders,
       ProcessingRequest::getResponseBody,
       new Replies(
@@ -57,6 +60,9 @@ enum Direction {
   private final Function<CalloutContext, BodySendMode> bodyMode;
 
   @SuppressWarnings("ImmutableEnumChecker")
+  private final Predicate<CalloutContext> grpcBody;
+
+  @SuppressWarnings("ImmutableEnumChecker")
   private final Function<CalloutContext, Optional<HttpHeaders>> headers;
 
   @SuppressWarnings("ImmutableEnumChecker")
@@ -67,10 +73,12 @@ enum Direction {
 
   Direction(
       Function<CalloutContext, BodySendMode> bodyMode,
+      Predicate<CalloutContext> grpcBody,
       Function<CalloutContext, Optional<HttpHeaders>> headers,
       Function<ProcessingRequest, HttpBody> body,
       Replies replies) {
     this.bodyMode = bodyMode;
+    this.grpcBody = grpcBody;
     this.headers = headers;
     this.body = body;
     this.replies = replies;
@@ -79,6 +87,11 @@ enum Direction {
   /** The body mode Envoy announced for this direction. */
   BodySendMode bodyMode(CalloutContext ctx) {
     return bodyMode.apply(ctx);
+  }
+
+  /** Whether this direction's body is in GRPC mode, announced or switched by a mode override. */
+  boolean isGrpc(CalloutContext ctx) {
+    return grpcBody.test(ctx);
   }
 
   /** This direction's headers, once they arrived. */

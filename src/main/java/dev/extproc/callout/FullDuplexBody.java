@@ -1,10 +1,6 @@
 package dev.extproc.callout;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.Struct;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
-import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
@@ -12,7 +8,6 @@ import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
-import org.jspecify.annotations.Nullable;
 
 /**
  * One direction's body in FULL_DUPLEX_STREAMED mode, where replies do not pair with messages: each
@@ -20,19 +15,15 @@ import org.jspecify.annotations.Nullable;
  * they write becomes {@code streamed_response} replies of at most the configured chunk size, the
  * last one marked {@code end_of_stream} only once Envoy's body ended (or trailers followed it).
  */
-final class FullDuplexBody implements BodyTransformer.Sink {
-  private final Direction direction;
+final class FullDuplexBody extends StreamedBody {
   private final int chunkSize;
-  private final int bufferLimit;
   private final List<ByteString> written = new ArrayList<>();
   private boolean started;
   private boolean ended;
-  private @Nullable Struct pendingMetadata;
 
   FullDuplexBody(Direction direction, CalloutServerConfig config) {
-    this.direction = direction;
+    super(direction, config);
     this.chunkSize = config.streamedChunkSize();
-    this.bufferLimit = config.maxBufferedBodySize();
   }
 
   @Override
@@ -46,14 +37,6 @@ final class FullDuplexBody implements BodyTransformer.Sink {
   }
 
   @Override
-  public int bufferLimit() {
-    return bufferLimit;
-  }
-
-  /**
-   * Returns the replies to a message of {@code phase}, a body chunk or trailers of this body's
-   * direction, running the hook or transformer on {@code callout}.
-   */
   List<ProcessingResponse> respond(
       Phase phase, ProcessingRequest request, CalloutServer callout, CalloutContext ctx) {
     return phase.kind() == Phase.Kind.BODY
@@ -80,61 +63,22 @@ final class FullDuplexBody implements BodyTransformer.Sink {
     HttpBody chunk = direction.body(request);
     started = true;
     BodyTransformer transformer = direction.transformer(ctx);
-    Struct metadata = null;
     if (transformer != null) {
       transformer.onChunk(chunk.getBody(), this);
       if (chunk.getEndOfStream()) {
         transformer.onEnd(this);
       }
     } else {
-      ProcessingResponse returned = callout.process(request, ctx);
-      if (ctx.immediateResponse() != null
-          || (returned != null && returned.hasImmediateResponse())) {
-        return List.of(PhaseReply.of(phase, returned, ctx));
-      }
-      if (returned == null) {
-        write(chunk.getBody());
-      } else {
-        PhaseReply.checkResponseCase(phase, returned);
-        if (returned.hasDynamicMetadata()) {
-          PhaseReply.checkNamespaces(returned.getDynamicMetadata());
-          metadata = returned.getDynamicMetadata();
-        }
-        BodyMutation mutation = direction.bodyResponse(returned).getResponse().getBodyMutation();
-        switch (mutation.getMutationCase()) {
-          case BODY -> write(mutation.getBody());
-          case STREAMED_RESPONSE -> write(mutation.getStreamedResponse().getBody());
-          case CLEAR_BODY -> {}
-          default -> write(chunk.getBody());
-        }
+      ProcessingResponse immediate = hook(phase, request, chunk.getBody(), callout, ctx);
+      if (immediate != null) {
+        return List.of(immediate);
       }
     }
-    Struct attached = ctx.dynamicMetadata();
-    if (attached != null) {
-      metadata = metadata == null ? attached : PhaseReply.merge(metadata, attached);
-    }
-    return withMetadata(metadata, drain(chunk.getEndOfStream()));
-  }
-
-  /**
-   * Trailers: an unfinished body ends first (its last chunk unmarked, as trailers follow), then the
-   * trailers get their reply.
-   */
-  private List<ProcessingResponse> trailers(
-      Phase phase, ProcessingRequest request, CalloutServer callout, CalloutContext ctx) {
-    List<ProcessingResponse> replies = new ArrayList<>();
-    if (isOpen()) {
-      BodyTransformer transformer = direction.transformer(ctx);
-      if (transformer != null) {
-        transformer.onEnd(this);
-      }
-      replies.addAll(drainBeforeTrailers());
-    }
-    replies.add(PhaseReply.of(phase, callout.process(request, ctx), ctx));
-    return withMetadata(null, replies);
+    return withMetadata(ctx.dynamicMetadata(), drain(chunk.getEndOfStream()));
   }
 
   /** Whether a body chunk arrived and the body has not ended yet. */
+  @Override
   boolean isOpen() {
     return started && !ended;
   }
@@ -169,31 +113,7 @@ final class FullDuplexBody implements BodyTransformer.Sink {
     return replies;
   }
 
-  /**
-   * Puts {@code metadata} (and any kept from earlier chunks) on the first of {@code replies}, or
-   * keeps it for the next reply when a chunk produced none.
-   */
-  List<ProcessingResponse> withMetadata(
-      @Nullable Struct metadata, List<ProcessingResponse> replies) {
-    if (metadata != null) {
-      pendingMetadata =
-          pendingMetadata == null ? metadata : PhaseReply.merge(pendingMetadata, metadata);
-    }
-    if (pendingMetadata == null || replies.isEmpty()) {
-      return replies;
-    }
-    List<ProcessingResponse> withMetadata = new ArrayList<>(replies);
-    ProcessingResponse first = withMetadata.get(0);
-    withMetadata.set(
-        0,
-        first.toBuilder()
-            .setDynamicMetadata(PhaseReply.merge(first.getDynamicMetadata(), pendingMetadata))
-            .build());
-    pendingMetadata = null;
-    return withMetadata;
-  }
-
-  /** Ends the body without marking the last chunk, because trailers follow. */
+  @Override
   List<ProcessingResponse> drainBeforeTrailers() {
     List<ProcessingResponse> replies = drain(false);
     ended = true;
@@ -201,17 +121,7 @@ final class FullDuplexBody implements BodyTransformer.Sink {
   }
 
   private ProcessingResponse reply(ByteString body, boolean endOfStream) {
-    BodyResponse response =
-        BodyResponse.newBuilder()
-            .setResponse(
-                CommonResponse.newBuilder()
-                    .setBodyMutation(
-                        BodyMutation.newBuilder()
-                            .setStreamedResponse(
-                                StreamedBodyResponse.newBuilder()
-                                    .setBody(body)
-                                    .setEndOfStream(endOfStream))))
-            .build();
-    return direction.set(ProcessingResponse.newBuilder(), response).build();
+    return reply(
+        StreamedBodyResponse.newBuilder().setBody(body).setEndOfStream(endOfStream).build());
   }
 }

@@ -18,8 +18,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * Shapes the reply to one message from what the hook returned and what it put in the context, and
  * refuses what Envoy would reject: a reply of the wrong type, an immediate response where none is
- * allowed, CONTINUE_AND_REPLACE in FULL_DUPLEX_STREAMED mode. It also keeps a BUFFERED body's
- * {@code content-length} true.
+ * allowed, CONTINUE_AND_REPLACE in FULL_DUPLEX_STREAMED and GRPC modes. It also keeps a BUFFERED
+ * body's {@code content-length} true.
  */
 final class PhaseReply {
 
@@ -130,9 +130,12 @@ final class PhaseReply {
     if (phase.kind() == Phase.Kind.HEADERS
         && phase.direction().headersResponse(response).getResponse().getStatus()
             == CommonResponse.ResponseStatus.CONTINUE_AND_REPLACE
-        && phase.direction().bodyMode(ctx) == BodySendMode.FULL_DUPLEX_STREAMED) {
+        && (phase.direction().isGrpc(ctx)
+            || phase.direction().bodyMode(ctx) == BodySendMode.FULL_DUPLEX_STREAMED)) {
       throw new IllegalStateException(
-          "CONTINUE_AND_REPLACE is not allowed in FULL_DUPLEX_STREAMED body mode");
+          "CONTINUE_AND_REPLACE is not allowed in "
+              + (phase.direction().isGrpc(ctx) ? "GRPC" : "FULL_DUPLEX_STREAMED")
+              + " body mode");
     }
   }
 

@@ -1,5 +1,7 @@
 package dev.extproc.callout;
 
+import dev.extproc.callout.internal.wire.NewerFields;
+import dev.extproc.callout.internal.wire.ProcessingRequestFields;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
@@ -24,9 +26,13 @@ import org.slf4j.LoggerFactory;
  *       next message is taken ({@link #onMessage}; the reply itself is shaped by {@link
  *       PhaseReply});
  *   <li>an immediate response ends the exchange: nothing is sent after it, later messages are
- *       ignored ({@link #send});
- *   <li>observability mode: hooks run, nothing is sent ({@link #send});
- *   <li>FULL_DUPLEX_STREAMED bodies: any number of replies per chunk ({@link FullDuplexBody});
+ *       ignored ({@link #emit});
+ *   <li>observability mode: hooks run, nothing is sent ({@link #emit});
+ *   <li>FULL_DUPLEX_STREAMED and GRPC bodies: any number of replies per chunk or message ({@link
+ *       FullDuplexBody}, {@link GrpcBody});
+ *   <li>flow control, when the client sent {@code flow_control_init}: replies held while the
+ *       client's window for them is closed, {@code server_window_update}s for what was processed
+ *       ({@link FlowWindows});
  *   <li>the header mutation guard on every reply ({@link #guarded});
  *   <li>content-length of BUFFERED bodies, mode overrides and CONTINUE_AND_REPLACE ({@link
  *       PhaseReply});
@@ -56,8 +62,10 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
   private final StreamSink<ProcessingResponse> sink;
   private boolean immediateResponseSent;
   private boolean observabilityLogged;
-  // Per direction, created with the first full-duplex body message: most streams have none.
-  private @Nullable FullDuplexBody @Nullable [] bodies;
+  // Per direction, created with the first streamed body message: most streams have none.
+  private @Nullable StreamedBody @Nullable [] bodies;
+  // Created by flow_control_init: most clients send none.
+  private @Nullable FlowWindows windows;
 
   StreamCore(Shared shared, CalloutContext ctx, StreamSink<ProcessingResponse> sink) {
     this.shared = shared;
@@ -109,9 +117,14 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
           new Metadata());
       return;
     }
+    boolean windowUpdate = readFlowControl(request);
     Phase phase = Phase.of(request);
     if (phase == null) {
-      logger.debug("[{}] message without a request case: no reply", ctx.streamId());
+      if (windowUpdate && windows != null && !immediateResponseSent) {
+        emit(null, windows.flush());
+      } else {
+        logger.debug("[{}] message without a request case: no reply", ctx.streamId());
+      }
       return;
     }
     shared.metrics().message(phase);
@@ -141,12 +154,43 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
       inTime = sink.hookReturned();
     }
     if (SupervisedHook.settle(sink, ctx, hookName(phase), inTime, failure)) {
-      send(phase, replies);
+      if (windows != null) {
+        long consumed =
+            phase.kind() == Phase.Kind.BODY ? phase.direction().body(request).getBody().size() : 0;
+        replies = windows.pass(phase.direction(), replies, consumed);
+      }
+      emit(phase, replies);
     }
   }
 
-  /** Sends the replies to a message, unless the stream is only observed. */
-  private void send(Phase phase, List<ProcessingResponse> replies) {
+  /**
+   * Reads {@code flow_control_init} (it starts flow control) and applies a {@code
+   * client_window_update}; returns whether {@code request} carried one.
+   */
+  private boolean readFlowControl(ProcessingRequest request) {
+    ProcessingRequestFields fields = NewerFields.of(request);
+    if (fields.hasFlowControlInit() && windows == null) {
+      windows = new FlowWindows(fields.getFlowControlInit());
+    }
+    if (!fields.hasClientWindowUpdate() || windows == null) {
+      return false;
+    }
+    windows.update(fields.getClientWindowUpdate());
+    if (logger.isDebugEnabled()) {
+      logger.debug(
+          "[{}] client_window_update: {}, {} replies held",
+          ctx.streamId(),
+          windows,
+          windows.heldReplies());
+    }
+    return true;
+  }
+
+  /**
+   * Sends replies to a message of {@code phase} (null: replies the windows released), unless the
+   * stream is only observed.
+   */
+  private void emit(@Nullable Phase phase, List<ProcessingResponse> replies) {
     if (ctx.isObservabilityMode()) {
       if (!observabilityLogged) {
         observabilityLogged = true;
@@ -158,33 +202,45 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
       sink.send(reply);
       if (reply.hasImmediateResponse()) {
         immediateResponseSent = true;
-        shared.metrics().immediateResponse(phase);
+        if (phase != null) {
+          shared.metrics().immediateResponse(phase);
+        }
         return;
+      }
+      if (reply.hasModeOverride()) {
+        ctx.modeOverrideSent(reply.getModeOverride());
       }
     }
   }
 
   /** Runs the hook (or body transformer) of {@code phase} and returns the replies to send. */
   private List<ProcessingResponse> respond(Phase phase, ProcessingRequest request) {
-    FullDuplexBody body = phase.kind() == Phase.Kind.HEADERS ? null : fullDuplexBody(phase);
+    StreamedBody body = phase.kind() == Phase.Kind.HEADERS ? null : streamedBody(phase);
     return body == null
         ? List.of(PhaseReply.of(phase, callout.process(request, ctx), ctx))
         : body.respond(phase, request, callout, ctx);
   }
 
-  /** The direction's full-duplex body, or null when the direction is not in that mode. */
+  /**
+   * The direction's streamed body (GRPC or FULL_DUPLEX_STREAMED), or null when the direction is in
+   * neither mode.
+   */
   @SuppressWarnings("EnumOrdinal") // an array indexed by direction, as in an EnumMap
-  private @Nullable FullDuplexBody fullDuplexBody(Phase phase) {
+  private @Nullable StreamedBody streamedBody(Phase phase) {
     Direction direction = phase.direction();
-    if (direction.bodyMode(ctx) != BodySendMode.FULL_DUPLEX_STREAMED) {
+    boolean grpc = direction.isGrpc(ctx);
+    if (!grpc && direction.bodyMode(ctx) != BodySendMode.FULL_DUPLEX_STREAMED) {
       return null;
     }
     if (bodies == null) {
-      bodies = new FullDuplexBody[Direction.values().length];
+      bodies = new StreamedBody[Direction.values().length];
     }
-    FullDuplexBody body = bodies[direction.ordinal()];
+    StreamedBody body = bodies[direction.ordinal()];
     if (body == null) {
-      body = new FullDuplexBody(direction, callout.config());
+      body =
+          grpc
+              ? new GrpcBody(direction, callout.config())
+              : new FullDuplexBody(direction, callout.config());
       bodies[direction.ordinal()] = body;
     }
     return body;

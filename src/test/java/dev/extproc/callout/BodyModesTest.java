@@ -289,7 +289,7 @@ class BodyModesTest {
     assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
     assertThat(status.getDescription())
         .contains(
-            "a response body transformer needs body mode FULL_DUPLEX_STREAMED (Envoy announced"
+            "a response body transformer needs body mode FULL_DUPLEX_STREAMED or GRPC (Envoy announced"
                 + " BUFFERED)");
   }
 
