@@ -16,6 +16,7 @@ import com.google.protobuf.ByteString;
 import dev.extproc.callout.testing.CalloutTester;
 import dev.extproc.callout.testing.GrpcModeMessages;
 import dev.extproc.callout.testing.Replies;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
@@ -438,5 +439,63 @@ class GrpcModeConformanceTest {
         .containsExactly(requestEcho("a"), CONTINUE_RESPONSE_HEADERS)
         .inOrder();
     stream.assertNoReply(Duration.ZERO);
+  }
+
+  @Test
+  void fullDuplexStreamed_withFlowControlInit_followsTheSameWindows() throws IOException {
+    ProtocolConfiguration fullDuplex =
+        ProtocolConfiguration.newBuilder()
+            .setRequestBodyMode(BodySendMode.FULL_DUPLEX_STREAMED)
+            .setResponseBodyMode(BodySendMode.FULL_DUPLEX_STREAMED)
+            .build();
+    CalloutTester.Stream stream = stream(passThrough(), fullDuplex);
+    stream.send(grpcRequestHeaders(POST, 10).toBuilder().setProtocolConfig(fullDuplex).build());
+    assertThat(stream.nextResponse()).isEqualTo(CONTINUE_REQUEST_HEADERS);
+
+    stream.send(requestMessage("0123456789ab"));
+    stream.send(requestMessage(CalloutTester.body("cd", true)));
+    stream.send(responseHeaders());
+
+    assertThat(stream.awaitReplies(3))
+        .containsExactly(
+            requestEcho("0123456789ab"), serverWindowUpdate(12, 0), CONTINUE_RESPONSE_HEADERS)
+        .inOrder();
+
+    stream.send(clientWindowUpdate(12, 0));
+
+    assertThat(stream.awaitReplies(2))
+        .containsExactly(
+            Replies.streamed(true, ByteString.copyFromUtf8("cd"), true), serverWindowUpdate(2, 0))
+        .inOrder();
+  }
+
+  @Test
+  void immediateResponse_goesOutAtOnce_droppingHeldMessages() throws IOException {
+    CalloutServer callout =
+        new CalloutServer(config()) {
+          @Override
+          protected @Nullable BodyResponse onRequestBody(HttpBody body, CalloutContext ctx) {
+            if (body.getBody().toStringUtf8().equals("stop")) {
+              ctx.respondImmediately(CalloutTools.denyRequest(403, "no"));
+            }
+            return null;
+          }
+        };
+    CalloutTester.Stream stream = grpcStream(callout, 10);
+
+    stream.send(requestMessage(repeat('x', 20)));
+    stream.send(requestMessage("held"));
+    stream.send(requestMessage("stop"));
+
+    assertThat(stream.awaitReplies(2))
+        .containsExactly(requestEcho(repeat('x', 20)), serverWindowUpdate(20, 0))
+        .inOrder();
+    ProcessingResponse immediate = stream.nextResponse();
+    assertThat(Replies.immediateStatus(immediate)).isEqualTo(403);
+    stream.send(clientWindowUpdate(20, 0));
+    assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
+    // Headers reply, x, its grant, the immediate response: nothing after it, "held" dropped.
+    assertThat(stream.received()).hasSize(4);
+    assertThat(stream.received().get(3)).isEqualTo(immediate);
   }
 }
