@@ -15,8 +15,9 @@ import org.jspecify.annotations.Nullable;
  * Puts the typed dynamic metadata hooks attach ({@link CalloutContext#attachTypedMetadata}) on the
  * wire as {@code ProcessingResponse.typed_dynamic_metadata} (field 13, Envoy 1.40; newer than the
  * API jar, so written through {@link NewerFields}): on the first reply of the phase that attached
- * it, whatever its type (an immediate response included), or, when the phase sent none (a
- * FULL_DUPLEX_STREAMED chunk held back, a deferred headers reply), on the direction's next reply.
+ * it, whatever its type (an immediate response included; bare flow-control messages are not
+ * replies), or, when the phase sent none (a FULL_DUPLEX_STREAMED chunk held back, a deferred
+ * headers reply), on the direction's next reply.
  *
  * <p>One per stream, confined to it.
  */
@@ -40,15 +41,27 @@ final class TypedMetadata {
     }
     Map<String, Any> metadata = kept.computeIfAbsent(direction, d -> new LinkedHashMap<>());
     metadata.putAll(attached);
-    if (replies.isEmpty()) {
-      return replies;
+    for (int i = 0; i < replies.size(); i++) {
+      if (isReply(replies.get(i))) {
+        kept.remove(direction);
+        List<ProcessingResponse> withMetadata = new ArrayList<>(replies);
+        ProcessingResponse.Builder reply = withMetadata.get(i).toBuilder();
+        NewerFields.merge(
+            reply,
+            ProcessingResponseFields.newBuilder().putAllTypedDynamicMetadata(metadata).build());
+        withMetadata.set(i, reply.build());
+        return withMetadata;
+      }
     }
-    kept.remove(direction);
-    List<ProcessingResponse> withMetadata = new ArrayList<>(replies);
-    ProcessingResponse.Builder first = withMetadata.get(0).toBuilder();
-    NewerFields.merge(
-        first, ProcessingResponseFields.newBuilder().putAllTypedDynamicMetadata(metadata).build());
-    withMetadata.set(0, first.build());
-    return withMetadata;
+    return replies;
+  }
+
+  /**
+   * Whether {@code response} answers a message (a reply case, or a streamed immediate response),
+   * rather than being a bare flow-control or drain message, which does not carry metadata.
+   */
+  private static boolean isReply(ProcessingResponse response) {
+    return response.getResponseCase() != ProcessingResponse.ResponseCase.RESPONSE_NOT_SET
+        || NewerFields.of(response).hasStreamedImmediateResponse();
   }
 }
