@@ -19,6 +19,8 @@ import org.jspecify.annotations.Nullable;
  * received chunk goes through the direction's {@link BodyTransformer} or its body hook, and what
  * they write becomes {@code streamed_response} replies of at most the configured chunk size, the
  * last one marked {@code end_of_stream} only once Envoy's body ended (or trailers followed it).
+ * While the direction's headers reply is deferred ({@link DeferredHeaders}), the output is held and
+ * goes after that reply when the body ends.
  */
 final class FullDuplexBody implements BodyTransformer.Sink {
   private final Direction direction;
@@ -113,7 +115,7 @@ final class FullDuplexBody implements BodyTransformer.Sink {
     if (attached != null) {
       metadata = metadata == null ? attached : PhaseReply.merge(metadata, attached);
     }
-    return withMetadata(metadata, drain(chunk.getEndOfStream()));
+    return withMetadata(metadata, flush(ctx, chunk.getEndOfStream(), false));
   }
 
   /**
@@ -128,10 +130,37 @@ final class FullDuplexBody implements BodyTransformer.Sink {
       if (transformer != null) {
         transformer.onEnd(this);
       }
-      replies.addAll(drainBeforeTrailers());
+    }
+    if (isOpen() || DeferredHeaders.isHeld(ctx, direction)) {
+      replies.addAll(flush(ctx, true, true));
     }
     replies.add(PhaseReply.of(phase, callout.process(request, ctx), ctx));
     return withMetadata(null, replies);
+  }
+
+  /**
+   * Returns the replies for what was written: drained as {@link #drain} does, unless the
+   * direction's headers reply is held ({@link DeferredHeaders}); then the output stays here, within
+   * the buffer limit, until the body ends, when the released headers reply goes first. {@code
+   * bodyEnds}: the body ended with this message; {@code trailersFollow}: it ended with trailers, so
+   * its last chunk stays unmarked.
+   */
+  private List<ProcessingResponse> flush(
+      CalloutContext ctx, boolean bodyEnds, boolean trailersFollow) {
+    List<ProcessingResponse> replies = new ArrayList<>();
+    if (DeferredHeaders.isHeld(ctx, direction)) {
+      long held = 0;
+      for (ByteString data : written) {
+        held += data.size();
+      }
+      DeferredHeaders.checkBound(direction, held, bufferLimit);
+      if (!bodyEnds) {
+        return replies;
+      }
+      replies.add(DeferredHeaders.release(direction, held, ctx));
+    }
+    replies.addAll(bodyEnds && trailersFollow ? drainBeforeTrailers() : drain(bodyEnds));
+    return replies;
   }
 
   /** Whether a body chunk arrived and the body has not ended yet. */

@@ -26,10 +26,11 @@ import org.slf4j.LoggerFactory;
  *   <li>an immediate response ends the exchange: nothing is sent after it, later messages are
  *       ignored ({@link #send});
  *   <li>observability mode: hooks run, nothing is sent ({@link #send});
- *   <li>FULL_DUPLEX_STREAMED bodies: any number of replies per chunk ({@link FullDuplexBody});
+ *   <li>FULL_DUPLEX_STREAMED bodies: any number of replies per chunk ({@link FullDuplexBody}),
+ *       headers replies deferred until the body ends ({@link DeferredHeaders});
  *   <li>the header mutation guard on every reply ({@link #guarded});
- *   <li>content-length of BUFFERED bodies, mode overrides and CONTINUE_AND_REPLACE ({@link
- *       PhaseReply});
+ *   <li>content-length ({@link ContentLength}), mode overrides and CONTINUE_AND_REPLACE ({@link
+ *       PhaseReply}); typed dynamic metadata ({@link TypedMetadata});
  *   <li>the inbound size limit, and hook failures ending the stream with their status or {@code
  *       INTERNAL} ({@link #onMessage}, {@link SupervisedHook#settle}).
  * </ul>
@@ -54,6 +55,7 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
   private final CalloutServer callout;
   private final CalloutContext ctx;
   private final StreamSink<ProcessingResponse> sink;
+  private final TypedMetadata typedMetadata = new TypedMetadata();
   private boolean immediateResponseSent;
   private boolean observabilityLogged;
   // Per direction, created with the first full-duplex body message: most streams have none.
@@ -164,12 +166,19 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
     }
   }
 
-  /** Runs the hook (or body transformer) of {@code phase} and returns the replies to send. */
+  /**
+   * Runs the hook (or body transformer) of {@code phase} and returns the replies to send: none for
+   * a deferred headers reply ({@link DeferredHeaders}), with typed metadata ({@link
+   * TypedMetadata}).
+   */
   private List<ProcessingResponse> respond(Phase phase, ProcessingRequest request) {
     FullDuplexBody body = phase.kind() == Phase.Kind.HEADERS ? null : fullDuplexBody(phase);
-    return body == null
-        ? List.of(PhaseReply.of(phase, callout.process(request, ctx), ctx))
-        : body.respond(phase, request, callout, ctx);
+    List<ProcessingResponse> replies =
+        body == null
+            ? DeferredHeaders.hold(
+                phase, PhaseReply.of(phase, callout.process(request, ctx), ctx), ctx)
+            : body.respond(phase, request, callout, ctx);
+    return typedMetadata.attach(phase.direction(), ctx.typedMetadata(), replies);
   }
 
   /** The direction's full-duplex body, or null when the direction is not in that mode. */

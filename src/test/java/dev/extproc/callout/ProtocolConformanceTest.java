@@ -126,9 +126,11 @@ import org.slf4j.LoggerFactory;
  *   <li>The optional part of <b>27</b>: a "fail-open" policy that ends the stream OK without a
  *       reply when a hook throws is not implemented; the required part (a non-OK status with a
  *       descriptive message, nothing else sent, no hang) is tested.
- *   <li>The optional part of <b>15</b>: a headers hook cannot defer its decision until body chunks
- *       arrive, since the hooks of one stream run one at a time in message order; the required
- *       order (headers reply first, then the body replies) is tested.
+ *   <li>The optional part of <b>15</b>: in STREAMED mode a headers hook cannot defer its decision
+ *       until body chunks arrive, since the hooks of one stream run one at a time in message order;
+ *       the required order (headers reply first, then the body replies) is tested. In
+ *       FULL_DUPLEX_STREAMED mode it can ({@code ctx.deferHeadersReply()}, case 60 of {@code
+ *       BodyLengthAndMetadataConformanceTest}).
  * </ul>
  *
  * <p>Tests marked {@code @Disabled} state behaviour the spec requires that the framework (or
