@@ -51,7 +51,11 @@ public final class CalloutTools {
 
   // ---- Header mutations ----
 
-  /** Returns a headers reply that sets each {@code (key, value)} of {@code add}. */
+  /**
+   * Returns a headers reply that sets each {@code (key, value)} of {@code add}, overwriting any
+   * value the header had, for Envoy and gRPC clients alike (see {@link #overwriteHeader}). Keys go
+   * out exactly as given; Envoy lower-cases them, gRPC clients need them lower-case.
+   */
   public static HeadersResponse addHeaderMutation(List<Map.Entry<String, String>> add) {
     return headersResponse(mutation(add, List.of(), null));
   }
@@ -62,7 +66,10 @@ public final class CalloutTools {
     return headersResponse(mutation(add, remove, null));
   }
 
-  /** Like {@link #addHeaderMutation(List, List)}, with {@code appendAction} on every set header. */
+  /**
+   * Like {@link #addHeaderMutation(List, List)}, with {@code appendAction} on every set header (and
+   * the matching {@code append}, where one exists, for Envoy).
+   */
   public static HeadersResponse addHeaderMutation(
       List<Map.Entry<String, String>> add, List<String> remove, HeaderAppendAction appendAction) {
     return headersResponse(headerMutation(add, remove, appendAction));
@@ -90,17 +97,34 @@ public final class CalloutTools {
       @Nullable HeaderAppendAction appendAction) {
     HeaderMutation.Builder mutation = HeaderMutation.newBuilder();
     for (Map.Entry<String, String> header : add) {
-      HeaderValueOption.Builder option =
-          HeaderValueOption.newBuilder().setHeader(header(header.getKey(), header.getValue()));
-      if (appendAction != null) {
-        option.setAppendAction(appendAction);
-      }
-      mutation.addSetHeaders(option);
+      mutation.addSetHeaders(headerWrite(header.getKey(), header.getValue(), appendAction));
     }
     for (String key : remove) {
       mutation.addRemoveHeaders(checkKey(key));
     }
     return mutation.build();
+  }
+
+  /**
+   * The portable form of a header write: Envoy's ext_proc reads only the deprecated {@code append}
+   * (unset means false: overwrite), gRPC clients only {@code append_action} (unset means {@code
+   * APPEND_IF_EXISTS_OR_ADD}), so both are set to agree. No action means overwrite. {@code
+   * ADD_IF_ABSENT} and {@code OVERWRITE_IF_EXISTS} have no {@code append} equivalent: they go out
+   * as {@code append_action} alone, which Envoy reads as an overwrite.
+   */
+  @SuppressWarnings("deprecation") // `append` is deprecated, but it is all Envoy ext_proc reads
+  private static HeaderValueOption headerWrite(
+      String key, String value, @Nullable HeaderAppendAction appendAction) {
+    HeaderAppendAction action =
+        appendAction == null ? HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD : appendAction;
+    HeaderValueOption.Builder option =
+        HeaderValueOption.newBuilder().setHeader(header(key, value)).setAppendAction(action);
+    switch (action) {
+      case OVERWRITE_IF_EXISTS_OR_ADD -> option.setAppend(BoolValue.of(false));
+      case APPEND_IF_EXISTS_OR_ADD -> option.setAppend(BoolValue.of(true));
+      default -> {}
+    }
+    return option.build();
   }
 
   /** Returns a header with {@code value} in {@code raw_value} as UTF-8, {@code value} empty. */
@@ -115,29 +139,18 @@ public final class CalloutTools {
   /**
    * Returns a header write that overwrites (or adds) {@code key} for every client: {@code
    * append=false}, which Envoy reads, and {@code OVERWRITE_IF_EXISTS_OR_ADD}, which gRPC clients
-   * read. ({@link #addHeaderMutation} leaves both unset, as Google's samples do: Envoy then
-   * overwrites, but a proxyless gRPC client appends.)
+   * read. {@link #addHeaderMutation} writes each header this way.
    */
-  @SuppressWarnings("deprecation") // `append` is deprecated, but it is all Envoy ext_proc reads
   public static HeaderValueOption overwriteHeader(String key, String value) {
-    return HeaderValueOption.newBuilder()
-        .setHeader(header(key, value))
-        .setAppend(BoolValue.of(false))
-        .setAppendAction(HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)
-        .build();
+    return headerWrite(key, value, HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD);
   }
 
   /**
    * Returns a header write that adds a value to {@code key} for every client: {@code append=true}
    * (Envoy) and {@code APPEND_IF_EXISTS_OR_ADD} (gRPC clients).
    */
-  @SuppressWarnings("deprecation") // `append` is deprecated, but it is all Envoy ext_proc reads
   public static HeaderValueOption appendHeader(String key, String value) {
-    return HeaderValueOption.newBuilder()
-        .setHeader(header(key, value))
-        .setAppend(BoolValue.of(true))
-        .setAppendAction(HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD)
-        .build();
+    return headerWrite(key, value, HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD);
   }
 
   /**

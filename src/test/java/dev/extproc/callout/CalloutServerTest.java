@@ -6,6 +6,7 @@ import static dev.extproc.callout.testing.CalloutTester.body;
 import static dev.extproc.callout.testing.CalloutTester.headers;
 import static dev.extproc.callout.testing.CalloutTester.trailers;
 
+import com.google.protobuf.BoolValue;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
 import com.google.protobuf.UnknownFieldSet;
@@ -14,6 +15,7 @@ import dev.extproc.callout.CalloutServerConfig.MutationPolicy;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption.HeaderAppendAction;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
@@ -226,6 +228,7 @@ class CalloutServerTest {
   }
 
   @Test
+  @SuppressWarnings("deprecation") // setAppend: the field Envoy reads
   void requestHeaders_respondImmediatelyWithDenyRequest_sendsTheHttpDenial() {
     CalloutServer callout =
         new Recording() {
@@ -254,7 +257,10 @@ class CalloutServerTest {
                                                 .setKey("content-type")
                                                 .setRawValue(
                                                     ByteString.copyFromUtf8(
-                                                        "text/plain; charset=utf-8")))))
+                                                        "text/plain; charset=utf-8")))
+                                        .setAppend(BoolValue.of(false))
+                                        .setAppendAction(
+                                            HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)))
                         .setBody(ByteString.copyFromUtf8("No token.")))
                 .build());
     assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);

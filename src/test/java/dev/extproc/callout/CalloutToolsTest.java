@@ -26,6 +26,10 @@ import org.junit.jupiter.api.Test;
 
 class CalloutToolsTest {
 
+  /** How a set header is written with no action, or with OVERWRITE_IF_EXISTS_OR_ADD. */
+  private static final String OVERWRITE =
+      "append { value: false } append_action: OVERWRITE_IF_EXISTS_OR_ADD";
+
   private static Message parse(String text, Message.Builder builder)
       throws TextFormat.ParseException {
     TextFormat.merge(text, builder);
@@ -44,8 +48,12 @@ class CalloutToolsTest {
         .isEqualTo(
             parse(
                 "response { header_mutation {"
-                    + " set_headers { header { key: 'header-request' raw_value: 'request' } }"
-                    + " set_headers { header { key: 'x-two' raw_value: '\\303\\251' } }"
+                    + " set_headers { header { key: 'header-request' raw_value: 'request' } "
+                    + OVERWRITE
+                    + " }"
+                    + " set_headers { header { key: 'x-two' raw_value: '\\303\\251' } "
+                    + OVERWRITE
+                    + " }"
                     + " remove_headers: 'foo' } clear_route_cache: true }",
                 HeadersResponse.newBuilder()));
     assertThat(response.getResponse().getHeaderMutation().getSetHeaders(0).getHeader().getValue())
@@ -57,7 +65,9 @@ class CalloutToolsTest {
     assertThat(CalloutTools.addHeaderMutation(List.of(Map.entry("a", "1"))))
         .isEqualTo(
             parse(
-                "response { header_mutation { set_headers { header { key: 'a' raw_value: '1' } }"
+                "response { header_mutation { set_headers { header { key: 'a' raw_value: '1' } "
+                    + OVERWRITE
+                    + " }"
                     + " } }",
                 HeadersResponse.newBuilder()));
     assertThat(CalloutTools.addHeaderMutation(List.of(), List.of("b")))
@@ -78,9 +88,13 @@ class CalloutToolsTest {
             parse(
                 "response { header_mutation {"
                     + " set_headers { header { key: 'a' raw_value: '1' }"
-                    + " append_action: OVERWRITE_IF_EXISTS_OR_ADD }"
+                    + " "
+                    + OVERWRITE
+                    + " }"
                     + " set_headers { header { key: 'b' raw_value: '2' }"
-                    + " append_action: OVERWRITE_IF_EXISTS_OR_ADD } } }",
+                    + " "
+                    + OVERWRITE
+                    + " } } }",
                 HeadersResponse.newBuilder()));
   }
 
@@ -96,8 +110,9 @@ class CalloutToolsTest {
         .isEqualTo(
             parse(
                 "response { header_mutation {"
-                    + " set_headers { header { key: 'x-a' raw_value: '1' } append { value: false }"
-                    + " append_action: OVERWRITE_IF_EXISTS_OR_ADD }"
+                    + " set_headers { header { key: 'x-a' raw_value: '1' } "
+                    + OVERWRITE
+                    + " }"
                     + " set_headers { header { key: 'x-a' raw_value: '2' } append { value: true }"
                     + " append_action: APPEND_IF_EXISTS_OR_ADD } } clear_route_cache: true }",
                 HeadersResponse.newBuilder()));
@@ -108,7 +123,9 @@ class CalloutToolsTest {
     assertThat(CalloutTools.headerMutation(List.of(Map.entry("a", "1")), List.of("b")))
         .isEqualTo(
             parse(
-                "set_headers { header { key: 'a' raw_value: '1' } } remove_headers: 'b'",
+                "set_headers { header { key: 'a' raw_value: '1' } "
+                    + OVERWRITE
+                    + " } remove_headers: 'b'",
                 HeaderMutation.newBuilder()));
     assertThat(
             CalloutTools.headerMutation(
@@ -127,7 +144,9 @@ class CalloutToolsTest {
     assertThat(CalloutTools.clearRouteCache(headers))
         .isEqualTo(
             parse(
-                "response { header_mutation { set_headers { header { key: 'a' raw_value: '1' } }"
+                "response { header_mutation { set_headers { header { key: 'a' raw_value: '1' } "
+                    + OVERWRITE
+                    + " }"
                     + " } clear_route_cache: true }",
                 HeadersResponse.newBuilder()));
     assertThat(CalloutTools.clearRouteCache(body))
@@ -290,14 +309,18 @@ class CalloutToolsTest {
         .isEqualTo(
             parse(
                 "status { code: Unauthorized } headers { set_headers { header {"
-                    + " key: 'content-type' raw_value: 'text/plain; charset=utf-8' } } }"
+                    + " key: 'content-type' raw_value: 'text/plain; charset=utf-8' } "
+                    + OVERWRITE
+                    + " } }"
                     + " body: 'No token.'",
                 ImmediateResponse.newBuilder()));
     assertThat(CalloutTools.denyRequest())
         .isEqualTo(
             parse(
                 "status { code: Forbidden } headers { set_headers { header {"
-                    + " key: 'content-type' raw_value: 'text/plain; charset=utf-8' } } }"
+                    + " key: 'content-type' raw_value: 'text/plain; charset=utf-8' } "
+                    + OVERWRITE
+                    + " } }"
                     + " body: 'Forbidden'",
                 ImmediateResponse.newBuilder()));
   }
@@ -320,7 +343,9 @@ class CalloutToolsTest {
         .isEqualTo(
             parse(
                 "status { code: MovedPermanently } headers { set_headers { header {"
-                    + " key: 'Location' raw_value: 'http://service-extensions.com/redirect' } } }",
+                    + " key: 'Location' raw_value: 'http://service-extensions.com/redirect' } "
+                    + OVERWRITE
+                    + " } }",
                 ImmediateResponse.newBuilder()));
     assertThat(
             CalloutTools.headerImmediateResponse(
@@ -328,7 +353,9 @@ class CalloutToolsTest {
         .isEqualTo(
             parse(
                 "status { code: Unauthorized } headers { set_headers { header {"
-                    + " key: 'www-authenticate' raw_value: 'Bearer' } } } body: 'No token.'",
+                    + " key: 'www-authenticate' raw_value: 'Bearer' } "
+                    + OVERWRITE
+                    + " } } body: 'No token.'",
                 ImmediateResponse.newBuilder()));
     // A code Envoy's enum does not name is still sent as its number.
     assertThat(CalloutTools.headerImmediateResponse(299, List.of()).getStatus().getCodeValue())

@@ -96,7 +96,6 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
@@ -127,9 +126,11 @@ import org.slf4j.LoggerFactory;
  *   <li>The optional part of <b>27</b>: a "fail-open" policy that ends the stream OK without a
  *       reply when a hook throws is not implemented; the required part (a non-OK status with a
  *       descriptive message, nothing else sent, no hang) is tested.
- *   <li>The optional part of <b>15</b>: a headers hook cannot defer its decision until body chunks
- *       arrive, since the hooks of one stream run one at a time in message order; the required
- *       order (headers reply first, then the body replies) is tested.
+ *   <li>The optional part of <b>15</b>: in STREAMED mode a headers hook cannot defer its decision
+ *       until body chunks arrive, since the hooks of one stream run one at a time in message order;
+ *       the required order (headers reply first, then the body replies) is tested. In
+ *       FULL_DUPLEX_STREAMED mode it can ({@code ctx.deferHeadersReply()}, case 60 of {@code
+ *       BodyLengthAndMetadataConformanceTest}).
  * </ul>
  *
  * <p>Tests marked {@code @Disabled} state behaviour the spec requires that the framework (or
@@ -386,10 +387,14 @@ class ProtocolConformanceTest {
     return ProcessingRequest.newBuilder().setResponseTrailers(trailers).build();
   }
 
+  /** The header write CalloutTools makes: {@code raw_value}, as the portable overwrite. */
   private static HeaderValueOption rawHeader(String key, String value) {
-    return HeaderValueOption.newBuilder()
-        .setHeader(HeaderValue.newBuilder().setKey(key).setRawValue(ByteString.copyFromUtf8(value)))
-        .build();
+    return portable(
+        HeaderValueOption.newBuilder()
+            .setHeader(
+                HeaderValue.newBuilder().setKey(key).setRawValue(ByteString.copyFromUtf8(value)))
+            .build(),
+        false);
   }
 
   private static HeadersResponse setHeaders(HeaderValueOption... options) {
@@ -580,7 +585,9 @@ class ProtocolConformanceTest {
             "RESPONSE_HEADERS carried=false seen=none mode=NONE")
         .inOrder();
 
-    // 3. GRPC (5) is unknown to the 1.0.49 enum: it surfaces as UNRECOGNIZED, value 5, no crash.
+    // 3. GRPC (5) is unknown to the 1.0.49 enum: it surfaces as UNRECOGNIZED, value 5, no crash;
+    // the body message is one gRPC message, passed on as a streamed_response
+    // (GrpcModeConformanceTest).
     seen.clear();
     CalloutTester.Stream grpc =
         wire.newStream(
@@ -592,7 +599,7 @@ class ProtocolConformanceTest {
             grpc.requestHeaders(
                 headers(":path", "/svc/Method", "content-type", "application/grpc")))
         .isEqualTo(CONTINUE_REQUEST_HEADERS);
-    assertThat(grpc.requestBody(body("msg", false))).isEqualTo(CONTINUE_REQUEST_BODY);
+    assertThat(grpc.requestBody(body("msg", false))).isEqualTo(streamed(true, "msg", false));
     assertThat(grpc.halfClose().getCode()).isEqualTo(Status.Code.OK);
     assertThat(seen)
         .containsExactly(
@@ -650,12 +657,9 @@ class ProtocolConformanceTest {
   }
 
   @Test
-  @Disabled(
-      "spec conflict, left to the team: spec/samples.md requires keys exactly as the samples"
-          + " write them (\"Location\", \"Set-Cookie\", \"Mock-Response\"), while protocol.md"
-          + " case 4 wants every emitted key lower-cased (gRPC data planes need it; Envoy"
-          + " lower-cases anyway). CalloutTools keeps keys as given, so \"X-Upper\" stays")
-  void case04_upperCaseKeyFromHook_emittedLowerCase() throws Exception {
+  void case04_keyFromHook_emittedExactlyAsGiven() throws Exception {
+    // Decided (protocol.md section 5.2, samples.md): keys go out as the hook wrote them. Envoy
+    // lower-cases them itself; a gRPC client needs them lower-case, which is the hook's to give.
     CalloutServer callout =
         new CalloutServer() {
           @Override
@@ -668,21 +672,17 @@ class ProtocolConformanceTest {
     assertThat(stream.requestHeaders(headersEndOfStream(":path", "/")))
         .isEqualTo(
             ProcessingResponse.newBuilder()
-                .setRequestHeaders(setHeaders(rawHeader("x-upper", "v")))
+                .setRequestHeaders(setHeaders(rawHeader("X-Upper", "v")))
                 .build());
   }
 
   @Test
-  @SuppressWarnings("deprecation") // hasAppend(): the deprecated field Envoy still reads
-  void case05_appendEncoding_writesAppendActionOnlyNeverTheAppendBoolValue() throws Exception {
+  void case05_appendEncoding_portable_appendAndAppendActionAgree() throws Exception {
     CalloutServer callout =
         new CalloutServer() {
           @Override
           protected HeadersResponse onRequestHeaders(HttpHeaders h, CalloutContext ctx) {
-            return CalloutTools.addHeaderMutation(
-                List.of(Map.entry("x-a", "1")),
-                List.of(),
-                HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD);
+            return CalloutTools.addHeaderMutation(List.of(Map.entry("x-a", "1")));
           }
 
           @Override
@@ -692,41 +692,85 @@ class ProtocolConformanceTest {
                 List.of(),
                 HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD);
           }
+
+          @Override
+          protected TrailersResponse onResponseTrailers(HttpTrailers t, CalloutContext ctx) {
+            return TrailersResponse.newBuilder()
+                .setHeaderMutation(
+                    CalloutTools.headerMutation(
+                        List.of(Map.entry("x-t", "3")),
+                        List.of(),
+                        HeaderAppendAction.ADD_IF_ABSENT))
+                .build();
+          }
         };
     CalloutTester.Stream stream = wire(callout).newStream(NONE);
 
-    // The spec's portable encoding would be set = append:BoolValue(false) +
-    // OVERWRITE_IF_EXISTS_OR_ADD, append = append:BoolValue(true) + APPEND_IF_EXISTS_OR_ADD (Envoy
-    // reads only `append`, gRPC data planes only `append_action`). The framework writes
-    // append_action alone, as the bundled samples' spec requires; this pins what it sends.
+    // Envoy reads only `append` (unset = false = overwrite), gRPC clients only `append_action`
+    // (unset = APPEND_IF_EXISTS_OR_ADD): a write with no action is the overwrite for both.
     ProcessingResponse set = stream.requestHeaders(headers(":path", "/"));
     ProcessingResponse append = stream.responseHeaders(headers(":status", "200"));
+    ProcessingResponse absent = stream.responseTrailers(trailers("grpc-status", "0"));
 
     assertThat(set)
         .isEqualTo(
             ProcessingResponse.newBuilder()
-                .setRequestHeaders(
-                    setHeaders(
-                        rawHeader("x-a", "1").toBuilder()
-                            .setAppendAction(HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)
-                            .build()))
+                .setRequestHeaders(setHeaders(rawHeader("x-a", "1")))
                 .build());
     assertThat(append)
         .isEqualTo(
             ProcessingResponse.newBuilder()
-                .setResponseHeaders(
-                    setHeaders(
-                        rawHeader("x-a", "2").toBuilder()
-                            .setAppendAction(HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD)
-                            .build()))
+                .setResponseHeaders(setHeaders(portable(rawHeader("x-a", "2"), true)))
                 .build());
-    HeaderValueOption appendOption =
-        append.getResponseHeaders().getResponse().getHeaderMutation().getSetHeaders(0);
-    assertThat(appendOption.hasAppend()).isFalse();
-    // APPEND_IF_EXISTS_OR_ADD is enum value 0: on the wire the "append" option is byte for byte a
-    // plain set with no action, which Envoy (reading only `append`, default false) overwrites.
-    assertThat(appendOption.toByteString()).isEqualTo(rawHeader("x-a", "2").toByteString());
+    // ADD_IF_ABSENT has no `append` equivalent: the action alone (Envoy overwrites).
+    assertThat(
+            absent.getResponseTrailers().getHeaderMutation().getSetHeaders(0).toBuilder()
+                .clearHeader()
+                .build())
+        .isEqualTo(
+            HeaderValueOption.newBuilder()
+                .setAppendAction(HeaderAppendAction.ADD_IF_ABSENT)
+                .build());
+    // On the wire, by number: HeaderValueOption.append = 2 (BoolValue {value = 1}), append_action
+    // = 3 (an enum varint; OVERWRITE_IF_EXISTS_OR_ADD = 2, APPEND_IF_EXISTS_OR_ADD = 0 and so not
+    // written at all).
+    UnknownFieldSet overwrite =
+        UnknownFieldSet.parseFrom(
+            set.getRequestHeaders()
+                .getResponse()
+                .getHeaderMutation()
+                .getSetHeaders(0)
+                .toByteString());
+    assertThat(overwrite.getField(2).getLengthDelimitedList())
+        .containsExactly(com.google.protobuf.ByteString.EMPTY);
+    assertThat(overwrite.getField(3).getVarintList()).containsExactly(2L);
+    UnknownFieldSet added =
+        UnknownFieldSet.parseFrom(
+            append
+                .getResponseHeaders()
+                .getResponse()
+                .getHeaderMutation()
+                .getSetHeaders(0)
+                .toByteString());
+    assertThat(
+            UnknownFieldSet.parseFrom(added.getField(2).getLengthDelimitedList().get(0))
+                .getField(1)
+                .getVarintList())
+        .containsExactly(1L);
+    assertThat(added.hasField(3)).isFalse();
     assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
+  }
+
+  /** {@code option} with {@code append} and the {@code append_action} that agrees with it. */
+  @SuppressWarnings("deprecation") // `append`: the deprecated field Envoy still reads
+  private static HeaderValueOption portable(HeaderValueOption option, boolean append) {
+    return option.toBuilder()
+        .setAppend(com.google.protobuf.BoolValue.of(append))
+        .setAppendAction(
+            append
+                ? HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD
+                : HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)
+        .build();
   }
 
   @Test

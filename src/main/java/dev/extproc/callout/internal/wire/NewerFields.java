@@ -59,13 +59,17 @@ public final class NewerFields {
     return read(response, STREAMED_BODY_KNOWN, StreamedBodyResponseFields.getDefaultInstance());
   }
 
-  /** Writes {@code fields} into {@code builder}; fields unset in {@code fields} stay as they are. */
+  /**
+   * Writes {@code fields} into {@code builder}; fields unset in {@code fields} stay as they are.
+   */
   public static ProcessingResponse.Builder merge(
       ProcessingResponse.Builder builder, ProcessingResponseFields fields) {
     return write(builder, fields);
   }
 
-  /** Writes {@code fields} into {@code builder}; fields unset in {@code fields} stay as they are. */
+  /**
+   * Writes {@code fields} into {@code builder}; fields unset in {@code fields} stay as they are.
+   */
   public static StreamedBodyResponse.Builder merge(
       StreamedBodyResponse.Builder builder, StreamedBodyResponseFields fields) {
     return write(builder, fields);

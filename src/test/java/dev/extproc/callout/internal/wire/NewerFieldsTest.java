@@ -38,8 +38,7 @@ class NewerFieldsTest {
             .addField(4, varint(3))
             .build()
             .toByteString();
-    ByteString update =
-        UnknownFieldSet.newBuilder().addField(2, varint(-5)).build().toByteString();
+    ByteString update = UnknownFieldSet.newBuilder().addField(2, varint(-5)).build().toByteString();
     ProcessingRequest request =
         ProcessingRequest.parseFrom(
             UnknownFieldSet.newBuilder()
@@ -66,10 +65,7 @@ class NewerFieldsTest {
         HttpBody.newBuilder()
             .setEndOfStream(true)
             .setUnknownFields(
-                UnknownFieldSet.newBuilder()
-                    .addField(3, varint(1))
-                    .addField(4, varint(1))
-                    .build())
+                UnknownFieldSet.newBuilder().addField(3, varint(1)).addField(4, varint(1)).build())
             .build();
 
     assertThat(NewerFields.of(body).getEndOfStreamWithoutMessage()).isTrue();

@@ -2,6 +2,7 @@ package dev.extproc.callout.testing;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.protobuf.BoolValue;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Message;
 import com.google.protobuf.Struct;
@@ -287,16 +288,33 @@ public final class Replies {
 
   // ---- Expected replies ----
 
-  /** {@code set{key: value}}: {@code raw_value} set, {@code value} empty, no append action. */
+  /**
+   * {@code set{key: value}}: {@code raw_value} set, {@code value} empty, written as the portable
+   * overwrite ({@code append = false} and {@code append_action = OVERWRITE_IF_EXISTS_OR_ADD}), as
+   * {@code CalloutTools.addHeaderMutation} writes it.
+   */
   public static HeaderValueOption set(String key, String value) {
-    return HeaderValueOption.newBuilder()
-        .setHeader(HeaderValue.newBuilder().setKey(key).setRawValue(ByteString.copyFromUtf8(value)))
-        .build();
+    return set(key, value, HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD);
   }
 
-  /** {@code set{key: value}} with {@code append_action}. */
+  /**
+   * {@code set{key: value}} with {@code append_action}, and the {@code append} that Envoy reads
+   * where one matches it ({@code false} for {@code OVERWRITE_IF_EXISTS_OR_ADD}, {@code true} for
+   * {@code APPEND_IF_EXISTS_OR_ADD}).
+   */
+  @SuppressWarnings("deprecation") // `append` is deprecated, but it is all Envoy ext_proc reads
   public static HeaderValueOption set(String key, String value, HeaderAppendAction action) {
-    return set(key, value).toBuilder().setAppendAction(action).build();
+    HeaderValueOption.Builder set =
+        HeaderValueOption.newBuilder()
+            .setHeader(
+                HeaderValue.newBuilder().setKey(key).setRawValue(ByteString.copyFromUtf8(value)))
+            .setAppendAction(action);
+    if (action == HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD) {
+      set.setAppend(BoolValue.of(false));
+    } else if (action == HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD) {
+      set.setAppend(BoolValue.of(true));
+    }
+    return set.build();
   }
 
   /** Returns its arguments: the sets of a {@link #mutation}. */

@@ -7,6 +7,7 @@ import static dev.extproc.callout.testing.Replies.set;
 import static dev.extproc.callout.testing.Replies.sets;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.google.protobuf.BoolValue;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
@@ -305,15 +306,21 @@ class RepliesTest {
   }
 
   @Test
+  @SuppressWarnings("deprecation") // hasAppend/setAppend: the field Envoy reads
   void builders_everyFieldByHand() {
     assertThat(set("k", "v"))
         .isEqualTo(
             HeaderValueOption.newBuilder()
                 .setHeader(
                     HeaderValue.newBuilder().setKey("k").setRawValue(ByteString.copyFromUtf8("v")))
+                .setAppend(BoolValue.of(false))
+                .setAppendAction(HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)
                 .build());
+    assertThat(set("k", "v", HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD).getAppend())
+        .isEqualTo(BoolValue.of(true));
     assertThat(set("k", "v", HeaderAppendAction.ADD_IF_ABSENT).getAppendAction())
         .isEqualTo(HeaderAppendAction.ADD_IF_ABSENT);
+    assertThat(set("k", "v", HeaderAppendAction.ADD_IF_ABSENT).hasAppend()).isFalse();
     assertThat(Replies.requestHeaders(mutation(sets(set("k", "v")), "gone"), true))
         .isEqualTo(
             ProcessingResponse.newBuilder()
