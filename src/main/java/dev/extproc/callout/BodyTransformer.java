@@ -5,10 +5,11 @@ import io.grpc.Status;
 import java.util.function.UnaryOperator;
 
 /**
- * Transforms one direction's body as a stream, in Envoy's FULL_DUPLEX_STREAMED body mode: each
- * received chunk goes to {@link #onChunk}, which writes any amount of output (none while it
- * accumulates); {@link #onEnd} follows the last chunk (or precedes the trailers). Register one from
- * a headers hook with {@link CalloutContext#transformRequestBody} or {@link
+ * Transforms one direction's body as a stream, in Envoy's FULL_DUPLEX_STREAMED body mode or the
+ * GRPC body mode of gRPC's proxyless clients: each received chunk (in GRPC mode: each gRPC message)
+ * goes to {@link #onChunk}, which writes any amount of output (none while it accumulates); {@link
+ * #onEnd} follows the last chunk (in GRPC mode: the client's half-close) or precedes the trailers.
+ * Register one from a headers hook with {@link CalloutContext#transformRequestBody} or {@link
  * CalloutContext#transformResponseBody}.
  *
  * <p>Runs on the stream's hook thread, one call at a time, so an instance may keep state for its
@@ -18,13 +19,15 @@ import java.util.function.UnaryOperator;
 public interface BodyTransformer {
 
   /**
-   * Where a transformer writes the body it produces. The framework sends what is written as {@code
-   * streamed_response} chunks of at most {@link CalloutServerConfig#streamedChunkSize()} bytes, in
-   * order, as soon as the call that wrote them returns.
+   * Where a transformer writes the body it produces. The framework sends what is written, in order,
+   * as soon as the call that wrote them returns: in FULL_DUPLEX_STREAMED mode as {@code
+   * streamed_response} chunks of at most {@link CalloutServerConfig#streamedChunkSize()} bytes; in
+   * GRPC mode each {@link #write} as exactly one gRPC message (one {@code streamed_response}, an
+   * empty write an empty message), never split or merged.
    */
   interface Sink {
 
-    /** Appends {@code data} to the body sent on. */
+    /** Appends {@code data} to the body sent on; in GRPC mode, sends it as one message. */
     void write(ByteString data);
 
     /**

@@ -2,12 +2,16 @@ package dev.extproc.callout;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import dev.extproc.callout.internal.wire.NewerFields;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
@@ -77,6 +81,7 @@ public final class CalloutContext {
   private @Nullable StreamSink<ProcessingResponse> standaloneSender;
   private Metadata metadataContext = Metadata.getDefaultInstance();
   private @Nullable ProtocolConfiguration protocolConfig;
+  private @Nullable DeferredHeaders deferredHeaders;
   private boolean observabilityMode;
   private @Nullable ProcessingMode sentModeOverride;
 
@@ -198,6 +203,44 @@ public final class CalloutContext {
     return transformer;
   }
 
+  /**
+   * Answers this headers phase after its body (FULL_DUPLEX_STREAMED mode only): the reply the hook
+   * returns is held while the body's output (from a {@link BodyTransformer} or the body hook) is
+   * collected, not sent, up to {@link CalloutServerConfig#maxBufferedBodySize()} (past it the
+   * stream ends with {@code RESOURCE_EXHAUSTED}). When the body ends (its last chunk, or trailers)
+   * the framework sends the headers reply first, with the mutations body phases added through
+   * {@link #mutateDeferredHeaders} and {@code content-length} set to the length of the body sent on
+   * (if the headers declared another one and the reply does not set or remove it), then the body,
+   * then the trailers reply. Headers that end the stream (no body follows) and immediate responses
+   * are answered at once.
+   *
+   * @throws IllegalStateException outside a headers hook, or when the direction's body mode is not
+   *     FULL_DUPLEX_STREAMED
+   */
+  public void deferHeadersReply() {
+    Phase current = additions.current();
+    if (deferredHeaders == null) {
+      deferredHeaders = new DeferredHeaders();
+    }
+    deferredHeaders.ask(current, this);
+  }
+
+  /**
+   * Adds {@code mutation} (headers to set and to remove) to the held reply of this direction's
+   * headers ({@link #deferHeadersReply}): for a body hook, or a {@link BodyTransformer} (its calls
+   * run in the body's phases), that decides headers from the body. Calls add up.
+   *
+   * @throws IllegalStateException outside a hook, or when this direction's headers reply is not
+   *     held (never deferred, or already sent because the body ended)
+   */
+  public void mutateDeferredHeaders(HeaderMutation mutation) {
+    DeferredHeaders.mutate(deferredHeaders, additions.current(), mutation);
+  }
+
+  @Nullable DeferredHeaders deferredHeaders() {
+    return deferredHeaders;
+  }
+
   @Nullable BodyTransformer bodyTransformer(Direction direction) {
     return direction == Direction.REQUEST ? requestBodyTransformer : responseBodyTransformer;
   }
@@ -263,7 +306,10 @@ public final class CalloutContext {
 
   /**
    * Returns the request attribute {@code name} (a CEL attribute such as {@code request.path} listed
-   * in Envoy's {@code request_attributes}), if Envoy sent it.
+   * in the client's {@code request_attributes}), if the client sent it. Reads Envoy's layout (one
+   * struct of all attributes under {@code "envoy.filters.http.ext_proc"}) and that of grpc-java's
+   * proxyless clients (one struct per attribute, the value under the key {@code ""}; a map
+   * attribute such as {@code request.headers} as a struct value) alike.
    */
   public Optional<Value> requestAttribute(String name) {
     return attribute(requestAttributes, name);
@@ -274,10 +320,26 @@ public final class CalloutContext {
     return attribute(responseAttributes, name);
   }
 
+  /**
+   * Envoy's layout first: one struct under {@code "envoy.filters.http.ext_proc"} with a field per
+   * attribute. Else grpc-java's (gRFC A93): one struct per attribute name, holding the value under
+   * the key {@code ""}, or, for a map such as {@code request.headers}, holding the map's entries.
+   */
   private static Optional<Value> attribute(Map<String, Struct> attributes, String name) {
     requireNonNull(name, "name");
-    Struct struct = attributes.get(ATTRIBUTES_KEY);
-    return struct == null ? Optional.empty() : Optional.ofNullable(struct.getFieldsMap().get(name));
+    Struct envoy = attributes.get(ATTRIBUTES_KEY);
+    if (envoy != null && envoy.containsFields(name)) {
+      return Optional.of(envoy.getFieldsOrThrow(name));
+    }
+    Struct grpc = attributes.get(name);
+    if (grpc == null) {
+      return Optional.empty();
+    }
+    Value single = grpc.getFieldsMap().get("");
+    return Optional.of(
+        single != null && grpc.getFieldsCount() == 1
+            ? single
+            : Value.newBuilder().setStructValue(grpc).build());
   }
 
   /**
@@ -288,6 +350,43 @@ public final class CalloutContext {
   public Optional<Struct> forwardedMetadata(String namespace) {
     requireNonNull(namespace, "namespace");
     return Optional.ofNullable(metadataContext.getFilterMetadataMap().get(namespace));
+  }
+
+  /**
+   * Returns the typed dynamic metadata Envoy forwarded under {@code namespace} ({@code
+   * metadata_context.typed_filter_metadata}, from {@code metadata_options.forwarding_namespaces.
+   * typed}).
+   */
+  public Optional<Any> forwardedTypedMetadata(String namespace) {
+    requireNonNull(namespace, "namespace");
+    return Optional.ofNullable(metadataContext.getTypedFilterMetadataMap().get(namespace));
+  }
+
+  /**
+   * Returns the typed dynamic metadata Envoy forwarded under {@code namespace}, unpacked as {@code
+   * type}.
+   *
+   * @throws IllegalArgumentException when the namespace holds another type, or bytes that do not
+   *     parse as {@code type}
+   */
+  public <T extends Message> Optional<T> forwardedTypedMetadata(String namespace, Class<T> type) {
+    requireNonNull(type, "type");
+    Any any = forwardedTypedMetadata(namespace).orElse(null);
+    if (any == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(any.unpack(type));
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalArgumentException(
+          "typed metadata namespace "
+              + namespace
+              + ": "
+              + any.getTypeUrl()
+              + " is not a "
+              + type.getName(),
+          e);
+    }
   }
 
   /**
@@ -364,6 +463,20 @@ public final class CalloutContext {
     additions.attachDynamicMetadata(metadata);
   }
 
+  /**
+   * Adds {@code value} under {@code namespace} to the {@code typed_dynamic_metadata} of this
+   * phase's reply (packed into an {@link Any}, unless it is one), on the same replies as {@link
+   * #attachDynamicMetadata} (in FULL_DUPLEX_STREAMED bodies, the direction's next reply; an
+   * immediate response included). Calls add up; a namespace given twice keeps the last value. Envoy
+   * 1.40+ applies it for the namespaces in {@code metadata_options.receiving_namespaces.typed};
+   * older Envoy ignores the field.
+   *
+   * @throws IllegalStateException outside a hook
+   */
+  public void attachTypedMetadata(String namespace, Message value) {
+    additions.attachTypedMetadata(namespace, value);
+  }
+
   /** Records what {@code request} tells about the stream, before its hook runs. */
   void enter(ProcessingRequest request, Phase phase) {
     additions.begin(phase);
@@ -410,6 +523,10 @@ public final class CalloutContext {
 
   @Nullable Struct dynamicMetadata() {
     return additions.dynamicMetadata();
+  }
+
+  Map<String, Any> typedMetadata() {
+    return additions.typedMetadata();
   }
 
   @Nullable ProcessingMode pendingModeOverride() {

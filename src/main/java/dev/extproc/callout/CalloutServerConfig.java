@@ -305,7 +305,10 @@ public final class CalloutServerConfig {
     return values.maxConcurrentStreams;
   }
 
-  /** The most a {@link BodyTransformer} may hold back of one body, in bytes. */
+  /**
+   * The most a {@link BodyTransformer} may hold back of one body, and the most body output held for
+   * a deferred headers reply ({@link CalloutContext#deferHeadersReply}), in bytes.
+   */
   public int maxBufferedBodySize() {
     return values.maxBufferedBodySize;
   }
@@ -536,7 +539,10 @@ public final class CalloutServerConfig {
       return this;
     }
 
-    /** Sets the most a {@link BodyTransformer} may hold back of one body (default 8 MiB). */
+    /**
+     * Sets the most a {@link BodyTransformer} may hold back of one body, and the most body output
+     * held for a deferred headers reply (default 8 MiB).
+     */
     @CanIgnoreReturnValue
     public Builder maxBufferedBodySize(int bytes) {
       checkArgument(bytes > 0, "maxBufferedBodySize: %s (expected: > 0)", bytes);

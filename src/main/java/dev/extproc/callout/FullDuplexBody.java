@@ -14,6 +14,8 @@ import java.util.List;
  * received chunk goes through the direction's {@link BodyTransformer} or its body hook, and what
  * they write becomes {@code streamed_response} replies of at most the configured chunk size, the
  * last one marked {@code end_of_stream} only once Envoy's body ended (or trailers followed it).
+ * While the direction's headers reply is deferred ({@link DeferredHeaders}), the output is held and
+ * goes after that reply when the body ends.
  */
 final class FullDuplexBody extends StreamedBody {
   private final int chunkSize;
@@ -74,7 +76,38 @@ final class FullDuplexBody extends StreamedBody {
         return List.of(immediate);
       }
     }
-    return withMetadata(ctx.dynamicMetadata(), drain(chunk.getEndOfStream()));
+    return withMetadata(ctx.dynamicMetadata(), flush(ctx, chunk.getEndOfStream(), false));
+  }
+
+  /** Before trailers: the body ends unmarked, or a held headers reply goes with its output. */
+  @Override
+  List<ProcessingResponse> endBeforeTrailers(CalloutContext ctx) {
+    return isOpen() || DeferredHeaders.isHeld(ctx, direction) ? flush(ctx, true, true) : List.of();
+  }
+
+  /**
+   * Returns the replies for what was written: drained as {@link #drain} does, unless the
+   * direction's headers reply is held ({@link DeferredHeaders}); then the output stays here, within
+   * the buffer limit, until the body ends, when the released headers reply goes first. {@code
+   * bodyEnds}: the body ended with this message; {@code trailersFollow}: it ended with trailers, so
+   * its last chunk stays unmarked.
+   */
+  private List<ProcessingResponse> flush(
+      CalloutContext ctx, boolean bodyEnds, boolean trailersFollow) {
+    List<ProcessingResponse> replies = new ArrayList<>();
+    if (DeferredHeaders.isHeld(ctx, direction)) {
+      long held = 0;
+      for (ByteString data : written) {
+        held += data.size();
+      }
+      DeferredHeaders.checkBound(direction, held, bufferLimit());
+      if (!bodyEnds) {
+        return replies;
+      }
+      replies.add(DeferredHeaders.release(direction, held, ctx));
+    }
+    replies.addAll(bodyEnds && trailersFollow ? drainBeforeTrailers() : drain(bodyEnds));
+    return replies;
   }
 
   /** Whether a body chunk arrived and the body has not ended yet. */
@@ -113,7 +146,7 @@ final class FullDuplexBody extends StreamedBody {
     return replies;
   }
 
-  @Override
+  /** Ends the body without marking the last chunk, because trailers follow. */
   List<ProcessingResponse> drainBeforeTrailers() {
     List<ProcessingResponse> replies = drain(false);
     ended = true;

@@ -98,7 +98,10 @@ final class GrpcBody extends StreamedBody {
   }
 
   @Override
-  List<ProcessingResponse> drainBeforeTrailers() {
+  List<ProcessingResponse> endBeforeTrailers(CalloutContext ctx) {
+    if (ended) {
+      return List.of();
+    }
     List<ProcessingResponse> replies = drain(false);
     ended = true;
     return replies;

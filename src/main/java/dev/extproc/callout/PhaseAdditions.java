@@ -2,24 +2,30 @@ package dev.extproc.callout;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.protobuf.Any;
+import com.google.protobuf.Message;
 import com.google.protobuf.Struct;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
 import io.envoyproxy.envoy.service.network_ext_proc.v3.ProcessingResponse.ConnectionStatus;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
  * What the hook of a stream's current phase attaches to its reply through the {@link
- * CalloutContext}, besides its return value: an immediate response, dynamic metadata, a mode
- * override; and whether it already extended the message timeout. For network ext_proc, the
- * connection status the current message's reply carries. Confined to the stream, as the context is.
+ * CalloutContext}, besides its return value: an immediate response, dynamic metadata (untyped and
+ * typed), a mode override; and whether it already extended the message timeout. For network
+ * ext_proc, the connection status the current message's reply carries. Confined to the stream, as
+ * the context is.
  */
 final class PhaseAdditions {
   private @Nullable Phase phase;
   private @Nullable ImmediateResponse immediateResponse;
   private Struct.@Nullable Builder dynamicMetadata;
+  private @Nullable Map<String, Any> typedMetadata;
   private ProcessingMode.@Nullable Builder modeOverride;
   private boolean timeoutExtended;
   private ConnectionStatus connectionClose = ConnectionStatus.CONTINUE;
@@ -29,6 +35,7 @@ final class PhaseAdditions {
     this.phase = phase;
     immediateResponse = null;
     dynamicMetadata = null;
+    typedMetadata = null;
     modeOverride = null;
     timeoutExtended = false;
   }
@@ -38,6 +45,7 @@ final class PhaseAdditions {
     phase = null;
     immediateResponse = null;
     dynamicMetadata = null;
+    typedMetadata = null;
     modeOverride = null;
   }
 
@@ -77,6 +85,17 @@ final class PhaseAdditions {
       dynamicMetadata = Struct.newBuilder();
     }
     dynamicMetadata.putAllFields(metadata.getFieldsMap());
+  }
+
+  /** See {@link CalloutContext#attachTypedMetadata}. */
+  void attachTypedMetadata(String namespace, Message value) {
+    requireNonNull(namespace, "namespace");
+    requireNonNull(value, "value");
+    current();
+    if (typedMetadata == null) {
+      typedMetadata = new LinkedHashMap<>();
+    }
+    typedMetadata.put(namespace, value instanceof Any any ? any : Any.pack(value));
   }
 
   /**
@@ -122,6 +141,11 @@ final class PhaseAdditions {
 
   @Nullable Struct dynamicMetadata() {
     return dynamicMetadata == null ? null : dynamicMetadata.build();
+  }
+
+  /** The typed metadata attached in this phase, by namespace; empty when none. */
+  Map<String, Any> typedMetadata() {
+    return typedMetadata == null ? Map.of() : typedMetadata;
   }
 
   @Nullable ProcessingMode pendingModeOverride() {

@@ -1,14 +1,9 @@
 package dev.extproc.callout;
 
 import com.google.protobuf.Struct;
-import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
-import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
-import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse.ResponseCase;
@@ -18,12 +13,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * Shapes the reply to one message from what the hook returned and what it put in the context, and
  * refuses what Envoy would reject: a reply of the wrong type, an immediate response where none is
- * allowed, CONTINUE_AND_REPLACE in FULL_DUPLEX_STREAMED and GRPC modes. It also keeps a BUFFERED
- * body's {@code content-length} true.
+ * allowed, CONTINUE_AND_REPLACE in FULL_DUPLEX_STREAMED and GRPC modes. It also keeps {@code
+ * content-length} true ({@link ContentLength}).
  */
 final class PhaseReply {
-
-  private static final String CONTENT_LENGTH = "content-length";
 
   private PhaseReply() {}
 
@@ -50,7 +43,7 @@ final class PhaseReply {
       response = returned != null ? returned : phase.continueResponse();
       response = withModeOverride(response, ctx.pendingModeOverride());
       checkContinueAndReplace(phase, response, ctx);
-      response = withContentLength(phase, response, ctx);
+      response = ContentLength.of(phase, response, ctx);
     }
     if (metadata != null) {
       response =
@@ -137,53 +130,5 @@ final class PhaseReply {
               + (phase.direction().isGrpc(ctx) ? "GRPC" : "FULL_DUPLEX_STREAMED")
               + " body mode");
     }
-  }
-
-  /**
-   * In BUFFERED mode Envoy still holds the headers and rejects a body whose length differs from
-   * their {@code content-length} (a 500 for the client): set it to the new length, unless the hook
-   * set it itself.
-   */
-  private static ProcessingResponse withContentLength(
-      Phase phase, ProcessingResponse response, CalloutContext ctx) {
-    Direction direction = phase.direction();
-    if (phase.kind() != Phase.Kind.BODY || direction.bodyMode(ctx) != BodySendMode.BUFFERED) {
-      return response;
-    }
-    BodyResponse body = direction.bodyResponse(response);
-    BodyMutation mutation = body.getResponse().getBodyMutation();
-    long length;
-    switch (mutation.getMutationCase()) {
-      case BODY -> length = mutation.getBody().size();
-      case CLEAR_BODY -> length = 0;
-      default -> {
-        return response;
-      }
-    }
-    HttpHeaders headers = direction.headers(ctx).orElse(null);
-    if (headers == null) {
-      return response;
-    }
-    String declared = CalloutTools.headerValue(headers, CONTENT_LENGTH).orElse(null);
-    if (declared == null || declared.trim().equals(String.valueOf(length))) {
-      return response;
-    }
-    HeaderMutation headerMutation = body.getResponse().getHeaderMutation();
-    for (HeaderValueOption set : headerMutation.getSetHeadersList()) {
-      if (set.getHeader().getKey().equalsIgnoreCase(CONTENT_LENGTH)) {
-        return response;
-      }
-    }
-    BodyResponse fixed =
-        body.toBuilder()
-            .setResponse(
-                body.getResponse().toBuilder()
-                    .setHeaderMutation(
-                        headerMutation.toBuilder()
-                            .addSetHeaders(
-                                CalloutTools.overwriteHeader(
-                                    CONTENT_LENGTH, String.valueOf(length)))))
-            .build();
-    return direction.set(response.toBuilder(), fixed).build();
   }
 }

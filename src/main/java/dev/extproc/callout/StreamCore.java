@@ -29,13 +29,14 @@ import org.slf4j.LoggerFactory;
  *       ignored ({@link #emit});
  *   <li>observability mode: hooks run, nothing is sent ({@link #emit});
  *   <li>FULL_DUPLEX_STREAMED and GRPC bodies: any number of replies per chunk or message ({@link
- *       FullDuplexBody}, {@link GrpcBody});
+ *       FullDuplexBody}, {@link GrpcBody}), FULL_DUPLEX_STREAMED headers replies deferred until the
+ *       body ends ({@link DeferredHeaders});
  *   <li>flow control, when the client sent {@code flow_control_init}: replies held while the
  *       client's window for them is closed, {@code server_window_update}s for what was processed
  *       ({@link FlowWindows});
  *   <li>the header mutation guard on every reply ({@link #guarded});
- *   <li>content-length of BUFFERED bodies, mode overrides and CONTINUE_AND_REPLACE ({@link
- *       PhaseReply});
+ *   <li>content-length ({@link ContentLength}), mode overrides and CONTINUE_AND_REPLACE ({@link
+ *       PhaseReply}); typed dynamic metadata ({@link TypedMetadata});
  *   <li>the inbound size limit, and hook failures ending the stream with their status or {@code
  *       INTERNAL} ({@link #onMessage}, {@link SupervisedHook#settle}).
  * </ul>
@@ -60,6 +61,7 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
   private final CalloutServer callout;
   private final CalloutContext ctx;
   private final StreamSink<ProcessingResponse> sink;
+  private final TypedMetadata typedMetadata = new TypedMetadata();
   private boolean immediateResponseSent;
   private boolean observabilityLogged;
   // Per direction, created with the first streamed body message: most streams have none.
@@ -213,12 +215,19 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
     }
   }
 
-  /** Runs the hook (or body transformer) of {@code phase} and returns the replies to send. */
+  /**
+   * Runs the hook (or body transformer) of {@code phase} and returns the replies to send: none for
+   * a deferred headers reply ({@link DeferredHeaders}), with typed metadata ({@link
+   * TypedMetadata}).
+   */
   private List<ProcessingResponse> respond(Phase phase, ProcessingRequest request) {
     StreamedBody body = phase.kind() == Phase.Kind.HEADERS ? null : streamedBody(phase);
-    return body == null
-        ? List.of(PhaseReply.of(phase, callout.process(request, ctx), ctx))
-        : body.respond(phase, request, callout, ctx);
+    List<ProcessingResponse> replies =
+        body == null
+            ? DeferredHeaders.hold(
+                phase, PhaseReply.of(phase, callout.process(request, ctx), ctx), ctx)
+            : body.respond(phase, request, callout, ctx);
+    return typedMetadata.attach(phase.direction(), ctx.typedMetadata(), replies);
   }
 
   /**

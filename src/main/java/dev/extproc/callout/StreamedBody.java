@@ -38,12 +38,12 @@ abstract class StreamedBody implements BodyTransformer.Sink {
   /** Whether the body may still produce output: it has not ended. */
   abstract boolean isOpen();
 
-  /** Ends the body without marking the last reply, because trailers follow; returns the replies. */
-  abstract List<ProcessingResponse> drainBeforeTrailers();
+  /** Ends the body before trailers (its last reply unmarked) and returns the replies to send. */
+  abstract List<ProcessingResponse> endBeforeTrailers(CalloutContext ctx);
 
   /**
-   * Trailers: an open body ends first (its transformer's {@link BodyTransformer#onEnd}, its last
-   * reply unmarked, as trailers follow), then the trailers get their reply.
+   * Trailers: an open body ends first (its transformer's {@link BodyTransformer#onEnd}, then {@link
+   * #endBeforeTrailers}), then the trailers get their reply.
    */
   List<ProcessingResponse> trailers(
       Phase phase, ProcessingRequest request, CalloutServer callout, CalloutContext ctx) {
@@ -53,8 +53,8 @@ abstract class StreamedBody implements BodyTransformer.Sink {
       if (transformer != null) {
         transformer.onEnd(this);
       }
-      replies.addAll(drainBeforeTrailers());
     }
+    replies.addAll(endBeforeTrailers(ctx));
     replies.add(PhaseReply.of(phase, callout.process(request, ctx), ctx));
     return withMetadata(null, replies);
   }

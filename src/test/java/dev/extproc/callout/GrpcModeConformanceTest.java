@@ -2,11 +2,23 @@ package dev.extproc.callout;
 
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.extensions.proto.ProtoTruth.assertThat;
-import static dev.extproc.callout.testing.CalloutTester.headers;
+import static dev.extproc.callout.GrpcModeStreams.CONTINUE_REQUEST_HEADERS;
+import static dev.extproc.callout.GrpcModeStreams.CONTINUE_RESPONSE_HEADERS;
+import static dev.extproc.callout.GrpcModeStreams.CONTINUE_RESPONSE_TRAILERS;
+import static dev.extproc.callout.GrpcModeStreams.POST;
+import static dev.extproc.callout.GrpcModeStreams.QUIET;
+import static dev.extproc.callout.GrpcModeStreams.config;
+import static dev.extproc.callout.GrpcModeStreams.passThrough;
+import static dev.extproc.callout.GrpcModeStreams.repeat;
+import static dev.extproc.callout.GrpcModeStreams.requestEcho;
+import static dev.extproc.callout.GrpcModeStreams.requestMessage;
+import static dev.extproc.callout.GrpcModeStreams.responseEcho;
+import static dev.extproc.callout.GrpcModeStreams.responseHeaders;
+import static dev.extproc.callout.GrpcModeStreams.responseMessage;
+import static dev.extproc.callout.GrpcModeStreams.responseTrailers;
 import static dev.extproc.callout.testing.GrpcModeMessages.clientWindowUpdate;
 import static dev.extproc.callout.testing.GrpcModeMessages.grpcCompressedMessage;
 import static dev.extproc.callout.testing.GrpcModeMessages.grpcHalfClose;
-import static dev.extproc.callout.testing.GrpcModeMessages.grpcMessage;
 import static dev.extproc.callout.testing.GrpcModeMessages.grpcProtocolConfig;
 import static dev.extproc.callout.testing.GrpcModeMessages.grpcRequestHeaders;
 import static dev.extproc.callout.testing.GrpcModeMessages.halfCloseEcho;
@@ -15,22 +27,15 @@ import static dev.extproc.callout.testing.GrpcModeMessages.serverWindowUpdate;
 import com.google.protobuf.ByteString;
 import dev.extproc.callout.testing.CalloutTester;
 import dev.extproc.callout.testing.GrpcModeMessages;
-import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
-import io.envoyproxy.envoy.service.ext_proc.v3.HttpTrailers;
-import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
 import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,110 +55,18 @@ import org.junit.jupiter.api.Test;
  */
 class GrpcModeConformanceTest {
 
-  private static final Duration QUIET = Duration.ofMillis(300);
-  private static final HttpHeaders POST = headers(":method", "POST", ":path", "/echo.Echo/Say");
-  private static final ProcessingResponse CONTINUE_REQUEST_HEADERS =
-      Replies.continueRequestHeaders();
-  private static final ProcessingResponse CONTINUE_RESPONSE_HEADERS =
-      Replies.continueResponseHeaders();
-  private static final ProcessingResponse CONTINUE_RESPONSE_TRAILERS =
-      Replies.continueResponseTrailers();
-
-  private final List<AutoCloseable> cleanup = new ArrayList<>();
+  private final GrpcModeStreams streams = new GrpcModeStreams();
 
   @AfterEach
   void cleanUp() throws Exception {
-    for (int i = cleanup.size() - 1; i >= 0; i--) {
-      cleanup.get(i).close();
-    }
-  }
-
-  // ---- Harness and messages ----
-
-  /** A stream of {@code callout}, started on a loopback socket. */
-  private CalloutTester.Stream stream(CalloutServer callout, ProtocolConfiguration config)
-      throws IOException {
-    callout.start();
-    cleanup.add(callout);
-    InetSocketAddress address = callout.plaintextAddress().orElseThrow();
-    ManagedChannel channel =
-        Grpc.newChannelBuilderForAddress(
-                address.getHostString(), address.getPort(), InsecureChannelCredentials.create())
-            .build();
-    cleanup.add(channel::shutdownNow);
-    return CalloutTester.forChannel(channel).newStream(config);
-  }
-
-  /**
-   * A stream of {@code callout} opened as a gRPC client opens it, with four windows of {@code
-   * window} bytes; its request headers got their reply.
-   */
-  private CalloutTester.Stream grpcStream(CalloutServer callout, long window) throws IOException {
-    CalloutTester.Stream stream = stream(callout, grpcProtocolConfig());
-    stream.send(grpcRequestHeaders(POST, window));
-    assertThat(stream.nextResponse()).isEqualTo(CONTINUE_REQUEST_HEADERS);
-    return stream;
-  }
-
-  private static CalloutServerConfig config() {
-    return CalloutServerConfig.newBuilder()
-        .plaintextAddress("127.0.0.1:0")
-        .disableTls()
-        .combinedHealthCheck()
-        .shutdownDrainDelay(Duration.ZERO)
-        .build();
-  }
-
-  /** A callout with no hooks: every message passes unchanged. */
-  private static CalloutServer passThrough() {
-    return new CalloutServer(config()) {};
-  }
-
-  private static ProcessingRequest requestMessage(HttpBody body) {
-    return ProcessingRequest.newBuilder().setRequestBody(body).build();
-  }
-
-  private static ProcessingRequest responseMessage(HttpBody body) {
-    return ProcessingRequest.newBuilder().setResponseBody(body).build();
-  }
-
-  private static ProcessingRequest requestMessage(String text) {
-    return requestMessage(grpcMessage(ByteString.copyFromUtf8(text)));
-  }
-
-  private static ProcessingRequest responseMessage(String text) {
-    return responseMessage(grpcMessage(ByteString.copyFromUtf8(text)));
-  }
-
-  private static ProcessingRequest responseHeaders() {
-    return ProcessingRequest.newBuilder()
-        .setResponseHeaders(headers(":status", "200", "content-type", "application/grpc"))
-        .build();
-  }
-
-  private static ProcessingRequest responseTrailers() {
-    return ProcessingRequest.newBuilder()
-        .setResponseTrailers(HttpTrailers.getDefaultInstance())
-        .build();
-  }
-
-  private static ProcessingResponse requestEcho(String text) {
-    return Replies.streamed(true, ByteString.copyFromUtf8(text), false);
-  }
-
-  private static ProcessingResponse responseEcho(String text) {
-    return Replies.streamed(false, ByteString.copyFromUtf8(text), false);
-  }
-
-  private static String repeat(char c, int times) {
-    return String.valueOf(c).repeat(times);
+    streams.stop();
   }
 
   // ---- Cases ----
 
   @Test
   void case40_passThroughEchoesEachMessageAndGrantsItsBytes() throws IOException {
-    CalloutTester.Stream stream = grpcStream(passThrough(), 65_536);
+    CalloutTester.Stream stream = streams.grpcStream(passThrough(), 65_536);
 
     stream.send(requestMessage("hello"));
     stream.send(requestMessage(""));
@@ -193,7 +106,7 @@ class GrpcModeConformanceTest {
             };
           }
         };
-    CalloutTester.Stream stream = grpcStream(callout, 65_536);
+    CalloutTester.Stream stream = streams.grpcStream(callout, 65_536);
 
     stream.send(requestMessage("swap"));
     stream.send(requestMessage("drop"));
@@ -233,7 +146,7 @@ class GrpcModeConformanceTest {
             return null;
           }
         };
-    CalloutTester.Stream stream = grpcStream(callout, 65_536);
+    CalloutTester.Stream stream = streams.grpcStream(callout, 65_536);
 
     stream.send(requestMessage("0"));
     stream.send(requestMessage("1"));
@@ -265,7 +178,7 @@ class GrpcModeConformanceTest {
             return null;
           }
         };
-    CalloutTester.Stream stream = grpcStream(callout, 65_536);
+    CalloutTester.Stream stream = streams.grpcStream(callout, 65_536);
 
     stream.send(requestMessage(grpcHalfClose()));
 
@@ -282,7 +195,7 @@ class GrpcModeConformanceTest {
 
   @Test
   void case44_compressedMessage_endsTheStreamUnimplemented() throws IOException {
-    CalloutTester.Stream stream = grpcStream(passThrough(), 65_536);
+    CalloutTester.Stream stream = streams.grpcStream(passThrough(), 65_536);
 
     stream.send(requestMessage(grpcCompressedMessage(ByteString.copyFromUtf8("zipped"))));
 
@@ -297,7 +210,7 @@ class GrpcModeConformanceTest {
 
   @Test
   void case45_outputStopsAtTheClientsWindow_untilClientWindowUpdate() throws IOException {
-    CalloutTester.Stream stream = grpcStream(passThrough(), 100);
+    CalloutTester.Stream stream = streams.grpcStream(passThrough(), 100);
     String a = repeat('a', 60);
     String b = repeat('b', 60);
     String c = repeat('c', 60);
@@ -336,7 +249,7 @@ class GrpcModeConformanceTest {
 
   @Test
   void case46_heldResponseMessagesKeepTheTrailersReplyBehindThem() throws IOException {
-    CalloutTester.Stream stream = grpcStream(passThrough(), 10);
+    CalloutTester.Stream stream = streams.grpcStream(passThrough(), 10);
     stream.send(requestMessage(grpcHalfClose()));
     assertThat(stream.nextResponse()).isEqualTo(halfCloseEcho(true));
     stream.send(responseHeaders());
@@ -379,7 +292,8 @@ class GrpcModeConformanceTest {
             return null;
           }
         };
-    CalloutTester.Stream stream = stream(callout, ProtocolConfiguration.getDefaultInstance());
+    CalloutTester.Stream stream =
+        streams.stream(callout, ProtocolConfiguration.getDefaultInstance());
 
     assertThat(stream.requestHeaders(POST))
         .isEqualTo(
@@ -414,7 +328,7 @@ class GrpcModeConformanceTest {
             return CalloutTools.continueAndReplace(List.of(), ByteString.copyFromUtf8("new"));
           }
         };
-    CalloutTester.Stream stream = stream(callout, grpcProtocolConfig());
+    CalloutTester.Stream stream = streams.stream(callout, grpcProtocolConfig());
 
     stream.send(grpcRequestHeaders(POST, 65_536));
 
@@ -427,7 +341,7 @@ class GrpcModeConformanceTest {
 
   @Test
   void case49_withoutFlowControlInit_noGrants_andWindowUpdatesGetNoReply() throws IOException {
-    CalloutTester.Stream stream = stream(passThrough(), grpcProtocolConfig());
+    CalloutTester.Stream stream = streams.stream(passThrough(), grpcProtocolConfig());
     assertThat(stream.requestHeaders(POST)).isEqualTo(CONTINUE_REQUEST_HEADERS);
 
     stream.send(requestMessage("a"));

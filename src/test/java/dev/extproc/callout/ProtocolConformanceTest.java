@@ -126,9 +126,11 @@ import org.slf4j.LoggerFactory;
  *   <li>The optional part of <b>27</b>: a "fail-open" policy that ends the stream OK without a
  *       reply when a hook throws is not implemented; the required part (a non-OK status with a
  *       descriptive message, nothing else sent, no hang) is tested.
- *   <li>The optional part of <b>15</b>: a headers hook cannot defer its decision until body chunks
- *       arrive, since the hooks of one stream run one at a time in message order; the required
- *       order (headers reply first, then the body replies) is tested.
+ *   <li>The optional part of <b>15</b>: in STREAMED mode a headers hook cannot defer its decision
+ *       until body chunks arrive, since the hooks of one stream run one at a time in message order;
+ *       the required order (headers reply first, then the body replies) is tested. In
+ *       FULL_DUPLEX_STREAMED mode it can ({@code ctx.deferHeadersReply()}, case 60 of {@code
+ *       BodyLengthAndMetadataConformanceTest}).
  * </ul>
  *
  * <p>Tests marked {@code @Disabled} state behaviour the spec requires that the framework (or
@@ -583,7 +585,9 @@ class ProtocolConformanceTest {
             "RESPONSE_HEADERS carried=false seen=none mode=NONE")
         .inOrder();
 
-    // 3. GRPC (5) is unknown to the 1.0.49 enum: it surfaces as UNRECOGNIZED, value 5, no crash.
+    // 3. GRPC (5) is unknown to the 1.0.49 enum: it surfaces as UNRECOGNIZED, value 5, no crash;
+    // the body message is one gRPC message, passed on as a streamed_response
+    // (GrpcModeConformanceTest).
     seen.clear();
     CalloutTester.Stream grpc =
         wire.newStream(
@@ -595,7 +599,7 @@ class ProtocolConformanceTest {
             grpc.requestHeaders(
                 headers(":path", "/svc/Method", "content-type", "application/grpc")))
         .isEqualTo(CONTINUE_REQUEST_HEADERS);
-    assertThat(grpc.requestBody(body("msg", false))).isEqualTo(CONTINUE_REQUEST_BODY);
+    assertThat(grpc.requestBody(body("msg", false))).isEqualTo(streamed(true, "msg", false));
     assertThat(grpc.halfClose().getCode()).isEqualTo(Status.Code.OK);
     assertThat(seen)
         .containsExactly(

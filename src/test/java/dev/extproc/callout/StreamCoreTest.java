@@ -8,7 +8,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.UnknownFieldSet;
 import dev.extproc.callout.internal.Clock;
 import dev.extproc.callout.testing.CalloutTester;
-import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
@@ -382,13 +382,7 @@ final class StreamCoreTest {
         withModes(requestHeaders("content-length", "5"), BodySendMode.BUFFERED, BodySendMode.NONE));
     core.onMessage(requestBody("12345", true));
 
-    HeaderValueOption contentLength =
-        HeaderValueOption.newBuilder()
-            .setHeader(
-                HeaderValue.newBuilder()
-                    .setKey("content-length")
-                    .setRawValue(ByteString.copyFromUtf8("9")))
-            .build();
+    HeaderValueOption contentLength = Replies.set("content-length", "9");
     assertThat(sink.sent.get(1))
         .isEqualTo(
             ProcessingResponse.newBuilder()

@@ -144,7 +144,8 @@ public final class ConfigParser {
           new Option(
               "--max-buffered-body-size",
               "BYTES",
-              "most a body transformer may hold back (suffix KiB or MiB allowed)",
+              "most a body transformer, or a deferred headers reply, may hold back (suffix KiB or"
+                  + " MiB allowed)",
               "8MiB",
               (b, v) -> b.maxBufferedBodySize(Sizes.parse(v))),
           new Option(
