@@ -2,13 +2,19 @@ package dev.extproc.callout.samples.xds;
 
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.Truth.assertWithMessage;
+import static dev.extproc.callout.samples.xds.WireByNumber.field;
+import static dev.extproc.callout.samples.xds.WireByNumber.flag;
+import static dev.extproc.callout.samples.xds.WireByNumber.streamed;
+import static dev.extproc.callout.samples.xds.WireByNumber.varint;
+import static dev.extproc.callout.samples.xds.WireByNumber.windowSum;
+import static dev.extproc.callout.samples.xds.WireByNumber.windowUpdate;
+import static dev.extproc.callout.samples.xds.WireByNumber.withoutClientWindowUpdates;
 
 import com.google.common.collect.Range;
 import com.google.common.hash.Hashing;
 import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.Message;
 import com.google.protobuf.StringValue;
 import com.google.protobuf.UnknownFieldSet;
 import dev.extproc.callout.BodyTransformer;
@@ -21,9 +27,7 @@ import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
-import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
@@ -38,18 +42,13 @@ import io.grpc.ClientCall;
 import io.grpc.ClientInterceptors;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
-import io.grpc.InsecureServerCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
-import io.grpc.Server;
-import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -160,7 +159,7 @@ class XdsExtProcClientTest {
     }
   }
 
-  private static final Map<Route, HostedCallout> callouts = new EnumMap<>(Route.class);
+  private static final Map<Route, RecordedCallout> callouts = new EnumMap<>(Route.class);
   private static final Map<Route, ManagedChannel> channels = new EnumMap<>(Route.class);
 
   @BeforeAll
@@ -174,8 +173,8 @@ class XdsExtProcClientTest {
         .isEqualTo("true");
     backend = new EchoBackend();
     xds = new XdsManagementServer();
-    callouts.put(Route.PASS_THROUGH, new HostedCallout(new CalloutServer(calloutConfig()) {}));
-    callouts.put(Route.TRANSFORMING, new HostedCallout(new Transforming()));
+    callouts.put(Route.PASS_THROUGH, new RecordedCallout(new CalloutServer(calloutConfig()) {}));
+    callouts.put(Route.TRANSFORMING, new RecordedCallout(new Transforming()));
     List<String> targets = new ArrayList<>();
     for (Route route : Route.values()) {
       String target = callouts.get(route).target();
@@ -205,7 +204,7 @@ class XdsExtProcClientTest {
         channel.shutdownNow();
         channel.awaitTermination(10, TimeUnit.SECONDS);
       }
-      for (HostedCallout callout : callouts.values()) {
+      for (RecordedCallout callout : callouts.values()) {
         callout.close();
       }
       if (backend != null) {
@@ -620,73 +619,6 @@ class XdsExtProcClientTest {
         .sum();
   }
 
-  /**
-   * The sum of the window field {@code window} over each message's field {@code number}, read by
-   * number.
-   */
-  private static long windowSum(List<? extends Message> messages, int number, int window) {
-    long sum = 0;
-    for (Message message : messages) {
-      UnknownFieldSet.Field field = message.getUnknownFields().getField(number);
-      for (ByteString update : field.getLengthDelimitedList()) {
-        try {
-          for (long value : UnknownFieldSet.parseFrom(update).getField(window).getVarintList()) {
-            sum += value;
-          }
-        } catch (InvalidProtocolBufferException e) {
-          throw new AssertionError("field " + number + " is not a message", e);
-        }
-      }
-    }
-    return sum;
-  }
-
-  /** {@code requests} without field 13, and without the messages that carried only it. */
-  private static List<ProcessingRequest> withoutClientWindowUpdates(
-      List<ProcessingRequest> requests) {
-    return requests.stream()
-        .map(
-            r ->
-                r.toBuilder()
-                    .setUnknownFields(
-                        UnknownFieldSet.newBuilder(r.getUnknownFields()).clearField(13).build())
-                    .build())
-        .filter(r -> !r.equals(ProcessingRequest.getDefaultInstance()))
-        .toList();
-  }
-
-  private static BodyResponse streamed(StreamedBodyResponse.Builder response) {
-    return BodyResponse.newBuilder()
-        .setResponse(
-            CommonResponse.newBuilder()
-                .setBodyMutation(BodyMutation.newBuilder().setStreamedResponse(response)))
-        .build();
-  }
-
-  /**
-   * {@code server_window_update} (field 14) granting {@code bytes} in window field {@code window}.
-   */
-  private static UnknownFieldSet windowUpdate(int window, long bytes) {
-    return field(14, UnknownFieldSet.newBuilder().addField(window, varint(bytes)).build());
-  }
-
-  /** A bool field {@code number} set to true. */
-  private static UnknownFieldSet flag(int number) {
-    return UnknownFieldSet.newBuilder().addField(number, varint(1)).build();
-  }
-
-  private static UnknownFieldSet field(int number, UnknownFieldSet message) {
-    return UnknownFieldSet.newBuilder()
-        .addField(
-            number,
-            UnknownFieldSet.Field.newBuilder().addLengthDelimited(message.toByteString()).build())
-        .build();
-  }
-
-  private static UnknownFieldSet.Field varint(long value) {
-    return UnknownFieldSet.Field.newBuilder().addVarint(value).build();
-  }
-
   // ---- Messages ----
 
   /** Message {@code index} of exactly {@code length} characters, distinct from every other. */
@@ -720,39 +652,6 @@ class XdsExtProcClientTest {
   }
 
   // ---- The callouts ----
-
-  /** A callout's ext_proc service on a gRPC server of the test, on 127.0.0.1, recorded. */
-  private static final class HostedCallout {
-    private final CalloutServer callout;
-    private final ExtProcRecorder recorder = new ExtProcRecorder();
-    private final Server server;
-
-    HostedCallout(CalloutServer callout) throws IOException {
-      this.callout = callout;
-      server =
-          NettyServerBuilder.forAddress(
-                  new InetSocketAddress(XdsManagementServer.LOOPBACK, 0),
-                  InsecureServerCredentials.create())
-              .maxInboundMessageSize(callout.config().maxInboundMessageSize())
-              .addService(ServerInterceptors.intercept(callout.service(), recorder))
-              .build()
-              .start();
-    }
-
-    String target() {
-      return XdsManagementServer.loopbackTarget(server.getPort());
-    }
-
-    ExtProcRecorder recorder() {
-      return recorder;
-    }
-
-    void close() throws InterruptedException {
-      server.shutdownNow();
-      server.awaitTermination(10, TimeUnit.SECONDS);
-      callout.close();
-    }
-  }
 
   /**
    * Appends {@link #REQUEST_MARK} to every request message and {@link #RESPONSE_MARK} to every
