@@ -24,7 +24,10 @@ import org.slf4j.LoggerFactory;
  *       next message is taken ({@link #onMessage}; the reply itself is shaped by {@link
  *       PhaseReply});
  *   <li>an immediate response ends the exchange: nothing is sent after it, later messages are
- *       ignored ({@link #send});
+ *       ignored ({@link #send}); so does a streamed one, whose reply goes on ({@link
+ *       StreamedReply});
+ *   <li>a request drain echoes the rest of the request body and ends the stream ({@link
+ *       RequestDrain});
  *   <li>observability mode: hooks run, nothing is sent ({@link #send});
  *   <li>FULL_DUPLEX_STREAMED bodies: any number of replies per chunk ({@link FullDuplexBody}),
  *       headers replies deferred until the body ends ({@link DeferredHeaders});
@@ -58,6 +61,7 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
   private final TypedMetadata typedMetadata = new TypedMetadata();
   private boolean immediateResponseSent;
   private boolean observabilityLogged;
+  private @Nullable RequestDrain drain;
   // Per direction, created with the first full-duplex body message: most streams have none.
   private @Nullable FullDuplexBody @Nullable [] bodies;
 
@@ -122,6 +126,11 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
           "[{}] {} after an immediate response: ignored", ctx.streamId(), phase.wireName());
       return;
     }
+    if (drain != null && drain.echoes(phase)) {
+      send(phase, List.of(drain.echo(phase, request)));
+      closeIfDrained();
+      return;
+    }
     if (logger.isDebugEnabled()) {
       // Guarded: the stream id would be boxed for every message even with debug off.
       logger.debug("[{}] {} received", ctx.streamId(), phase.wireName());
@@ -132,7 +141,7 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
     long started = sink.hookStarted(hookName(phase));
     boolean inTime;
     try {
-      replies = guarded(phase, respond(phase, request));
+      replies = guarded(phase, drained(respond(phase, request)));
     } catch (RuntimeException | Error e) {
       // An Error (StackOverflowError, a failed class initialiser...) fails the stream like an
       // exception: left to propagate, it would leave the stream without an answer.
@@ -144,6 +153,32 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
     }
     if (SupervisedHook.settle(sink, ctx, hookName(phase), inTime, failure)) {
       send(phase, replies);
+      StreamedReply streamed = ctx.streamedReply();
+      if (streamed != null && !immediateResponseSent) {
+        // Its headers answered this message: the reply goes on from any thread, nothing else.
+        immediateResponseSent = true;
+        shared.metrics().immediateResponse(phase);
+        streamed.open(sink, ctx.isObservabilityMode());
+      }
+      closeIfDrained();
+    }
+  }
+
+  /** Starts a request drain that the hook asked for; else returns {@code replies}. */
+  @SuppressWarnings("EnumOrdinal") // see fullDuplexBody
+  private List<ProcessingResponse> drained(List<ProcessingResponse> replies) {
+    if (drain != null || !ctx.takeDrainRequest()) {
+      return replies;
+    }
+    drain = new RequestDrain();
+    return drain.start(replies, bodies == null ? null : bodies[Direction.REQUEST.ordinal()], ctx);
+  }
+
+  /** Ends the stream OK once a drained request body ended. */
+  private void closeIfDrained() {
+    if (drain != null && drain.ended()) {
+      logger.debug("[{}] request drained: ending the stream", ctx.streamId());
+      sink.close(Status.OK, null);
     }
   }
 
@@ -168,16 +203,22 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
 
   /**
    * Runs the hook (or body transformer) of {@code phase} and returns the replies to send: none for
-   * a deferred headers reply ({@link DeferredHeaders}), with typed metadata ({@link
-   * TypedMetadata}).
+   * a deferred headers reply ({@link DeferredHeaders}), the headers of a streamed reply ({@link
+   * StreamedReply}) instead of the hook's, with typed metadata ({@link TypedMetadata}).
    */
   private List<ProcessingResponse> respond(Phase phase, ProcessingRequest request) {
     FullDuplexBody body = phase.kind() == Phase.Kind.HEADERS ? null : fullDuplexBody(phase);
-    List<ProcessingResponse> replies =
-        body == null
-            ? DeferredHeaders.hold(
-                phase, PhaseReply.of(phase, callout.process(request, ctx), ctx), ctx)
-            : body.respond(phase, request, callout, ctx);
+    List<ProcessingResponse> replies;
+    if (body != null) {
+      replies = body.respond(phase, request, callout, ctx);
+    } else {
+      ProcessingResponse returned = callout.process(request, ctx);
+      StreamedReply streamed = ctx.streamedReply();
+      replies =
+          streamed != null
+              ? List.of(streamed.first(returned, ctx))
+              : DeferredHeaders.hold(phase, PhaseReply.of(phase, returned, ctx), ctx);
+    }
     return typedMetadata.attach(phase.direction(), ctx.typedMetadata(), replies);
   }
 
@@ -221,6 +262,10 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
   @Override
   public void end(Status status) {
     shared.metrics().streamEnded(status.getCode());
+    StreamedReply streamed = ctx.streamedReply();
+    if (streamed != null) {
+      streamed.abandon();
+    }
     endHook(callout, ctx, status);
   }
 
