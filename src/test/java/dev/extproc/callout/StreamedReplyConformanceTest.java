@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
 import com.google.protobuf.UnknownFieldSet;
-import com.google.protobuf.Value;
 import dev.extproc.callout.testing.CalloutTester;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
@@ -67,6 +66,11 @@ class StreamedReplyConformanceTest {
           .disableTls()
           .combinedHealthCheck()
           .shutdownDrainDelay(Duration.ZERO)
+          .build();
+
+  private static final ProcessingResponse CONTINUE_REQUEST_HEADERS =
+      ProcessingResponse.newBuilder()
+          .setRequestHeaders(HeadersResponse.getDefaultInstance())
           .build();
 
   private final List<AutoCloseable> cleanup = new ArrayList<>();
@@ -253,8 +257,8 @@ class StreamedReplyConformanceTest {
 
   @Test
   void case55_streamedReplyReplacesTheReturnedReply_keepsItsDynamicMetadata() {
-    Struct returnedMetadata = namespace("returned", "kept");
-    Struct attachedMetadata = namespace("attached", "too");
+    Struct returnedMetadata = CalloutTools.dynamicMetadata("returned", Map.of("k", "kept"));
+    Struct attachedMetadata = CalloutTools.dynamicMetadata("attached", Map.of("k", "too"));
     CalloutServer callout =
         new CalloutServer(CONFIG) {
           @Override
@@ -340,24 +344,10 @@ class StreamedReplyConformanceTest {
 
   @Test
   void case58_drainInGrpcMode_flagStandaloneFromHeaders_echoKeepsGrpcFlags_otherModesRefused() {
-    CalloutServer callout =
-        new CalloutServer(CONFIG) {
-          @Override
-          protected @Nullable HeadersResponse onRequestHeaders(
-              HttpHeaders headers, CalloutContext ctx) {
-            ctx.drainRequest();
-            return null;
-          }
-        };
-    CalloutTester tester = tester(callout);
+    CalloutTester tester = tester(server(StreamedReplyConformanceTest::drainOnHeaders));
 
     CalloutTester.Stream grpc = tester.newStream(GRPC);
-    assertThat(grpc.exchange(request(POST)))
-        .isEqualTo(
-            withDrain(
-                ProcessingResponse.newBuilder()
-                    .setRequestHeaders(HeadersResponse.getDefaultInstance())
-                    .build()));
+    assertThat(grpc.exchange(request(POST))).isEqualTo(withDrain(CONTINUE_REQUEST_HEADERS));
     // The client's half-close in GRPC mode: an empty body with end_of_stream and field 3.
     HttpBody halfClose =
         HttpBody.newBuilder()
@@ -389,28 +379,21 @@ class StreamedReplyConformanceTest {
 
   @Test
   void case59_drainWhenTheRequestBodyHadEnded_flagThenOkAtOnce() {
-    CalloutServer callout =
-        new CalloutServer(CONFIG) {
-          @Override
-          protected @Nullable HeadersResponse onRequestHeaders(
-              HttpHeaders headers, CalloutContext ctx) {
-            ctx.drainRequest();
-            return null;
-          }
-        };
-    CalloutTester.Stream stream = tester(callout).newStream(FULL_DUPLEX);
+    CalloutTester.Stream stream =
+        streamOf(StreamedReplyConformanceTest::drainOnHeaders, FULL_DUPLEX);
     stream.send(request(headersEndOfStream(":method", "GET", ":path", "/")));
 
-    assertThat(stream.nextResponse())
-        .isEqualTo(
-            withDrain(
-                ProcessingResponse.newBuilder()
-                    .setRequestHeaders(HeadersResponse.getDefaultInstance())
-                    .build()));
+    assertThat(stream.nextResponse()).isEqualTo(withDrain(CONTINUE_REQUEST_HEADERS));
     assertThat(stream.awaitClose().getCode()).isEqualTo(Status.Code.OK);
   }
 
   // ---- Servers and streams ----
+
+  /** A request-headers hook that asks for a request drain. */
+  private static @Nullable HeadersResponse drainOnHeaders(HttpHeaders headers, CalloutContext ctx) {
+    ctx.drainRequest();
+    return null;
+  }
 
   /** A callout whose request-headers hook is {@code hook}. */
   private CalloutServer server(
@@ -466,18 +449,6 @@ class StreamedReplyConformanceTest {
 
   private static ByteString utf8(String text) {
     return ByteString.copyFromUtf8(text);
-  }
-
-  private static Struct namespace(String name, String value) {
-    return Struct.newBuilder()
-        .putFields(
-            name,
-            Value.newBuilder()
-                .setStructValue(
-                    Struct.newBuilder()
-                        .putFields("k", Value.newBuilder().setStringValue(value).build()))
-                .build())
-        .build();
   }
 
   /** A {@code ProcessingResponse} whose field 11 holds {@code bytes} in its field {@code part}. */
