@@ -69,8 +69,8 @@ public final class CalloutContext {
   /**
    * A local reply that streams, started by {@link #respondStreaming}: its body is written chunk by
    * chunk, then it ends, with or without trailers. Thread-safe: usable from the hook and, after the
-   * hook returned, from any thread; the stream stays open until {@link #end} or until Envoy cancels
-   * it (then writes are dropped: {@link CalloutContext#isCancelled} tells).
+   * hook returned, from any thread; the stream stays open until {@link #end}, or until Envoy ends
+   * or cancels it (then writes are dropped: {@link CalloutContext#isCancelled} tells).
    */
   public sealed interface StreamedResponse permits StreamedReply {
     /** Sends {@code chunk} as the next part of the body (a {@code body_response}). */

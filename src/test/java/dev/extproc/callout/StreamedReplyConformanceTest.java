@@ -110,39 +110,44 @@ class StreamedReplyConformanceTest {
   @Test
   void case51_streamedReplyAfterTheHookReturned_fromAnotherThread_writeAfterEndThrows()
       throws Exception {
-    BlockingQueue<CalloutContext.StreamedResponse> started = new LinkedBlockingQueue<>();
-    CalloutTester.Stream stream =
-        streamOf(
-            (headers, ctx) -> {
-              started.add(ctx.respondStreaming(200, SSE));
-              return null;
-            },
-            FULL_DUPLEX);
-    stream.send(request(POST));
-    assertThat(stream.nextResponse())
-        .isEqualTo(replyHeaders(false, ":status", "200", "content-type", "text/event-stream"));
-    CalloutContext.StreamedResponse reply = started.poll(10, TimeUnit.SECONDS);
+    // With hooks on the pool and inline on the network thread: the end joins the stream's order.
+    for (CalloutServerConfig.HookExecutor executor :
+        List.of(CalloutServerConfig.HookExecutor.POOL, CalloutServerConfig.HookExecutor.INLINE)) {
+      BlockingQueue<CalloutContext.StreamedResponse> started = new LinkedBlockingQueue<>();
+      CalloutServer callout =
+          server(
+              (headers, ctx) -> {
+                started.add(ctx.respondStreaming(200, SSE));
+                return null;
+              },
+              CONFIG.toBuilder().hookExecutor(executor).build());
+      CalloutTester.Stream stream = tester(callout).newStream(FULL_DUPLEX);
+      stream.send(request(POST));
+      assertThat(stream.nextResponse())
+          .isEqualTo(replyHeaders(false, ":status", "200", "content-type", "text/event-stream"));
+      CalloutContext.StreamedResponse reply = started.poll(10, TimeUnit.SECONDS);
 
-    // The reply stays open after the hook returned; Envoy's later messages get no answer.
-    stream.sendExpectingNoReply(
-        ProcessingRequest.newBuilder().setRequestBody(body("ignored", true)).build(), QUIET);
-    Thread writer =
-        new Thread(
-            () -> {
-              reply.write(utf8("data: 1\n\n"));
-              reply.end();
-            });
-    writer.start();
-    writer.join();
+      // The reply stays open after the hook returned; Envoy's later messages get no answer.
+      stream.sendExpectingNoReply(
+          ProcessingRequest.newBuilder().setRequestBody(body("ignored", true)).build(), QUIET);
+      Thread writer =
+          new Thread(
+              () -> {
+                reply.write(utf8("data: 1\n\n"));
+                reply.end();
+              });
+      writer.start();
+      writer.join();
 
-    assertThat(stream.awaitReplies(2))
-        .containsExactly(replyBody("data: 1\n\n", false), replyBody("", true))
-        .inOrder();
-    assertThat(stream.awaitClose().getCode()).isEqualTo(Status.Code.OK);
-    IllegalStateException late =
-        assertThrows(IllegalStateException.class, () -> reply.write(utf8("late")));
-    assertThat(late).hasMessageThat().isEqualTo("the streamed response already ended");
-    assertThat(stream.received()).hasSize(3);
+      assertThat(stream.awaitReplies(2))
+          .containsExactly(replyBody("data: 1\n\n", false), replyBody("", true))
+          .inOrder();
+      assertThat(stream.awaitClose().getCode()).isEqualTo(Status.Code.OK);
+      IllegalStateException late =
+          assertThrows(IllegalStateException.class, () -> reply.write(utf8("late")));
+      assertThat(late).hasMessageThat().isEqualTo("the streamed response already ended");
+      assertThat(stream.received()).hasSize(3);
+    }
   }
 
   @Test
@@ -398,7 +403,13 @@ class StreamedReplyConformanceTest {
   /** A callout whose request-headers hook is {@code hook}. */
   private CalloutServer server(
       BiFunction<HttpHeaders, CalloutContext, @Nullable HeadersResponse> hook) {
-    return new CalloutServer(CONFIG) {
+    return server(hook, CONFIG);
+  }
+
+  private CalloutServer server(
+      BiFunction<HttpHeaders, CalloutContext, @Nullable HeadersResponse> hook,
+      CalloutServerConfig config) {
+    return new CalloutServer(config) {
       @Override
       protected @Nullable HeadersResponse onRequestHeaders(
           HttpHeaders headers, CalloutContext ctx) {
