@@ -28,6 +28,10 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -188,20 +192,34 @@ class StreamedReplyConformanceTest {
   }
 
   @Test
-  void case53_streamedReplyEndedInTheHookWithoutBody_headersCarryEndOfStream() {
-    CalloutTester.Stream stream =
-        streamOf(
+  void case53_streamedReplyEndedInTheHookWithoutBody_headersCarryEndOfStream_countedAsImmediate()
+      throws Exception {
+    CalloutServer callout =
+        server(
             (headers, ctx) -> {
               ctx.respondStreaming(204, List.of(Map.entry("x-why", "empty"))).end();
               return null;
             },
-            NONE);
+            CONFIG.toBuilder().healthCheckAddress("127.0.0.1:0").build());
+    CalloutTester.Stream stream = tester(callout).newStream(NONE);
     stream.send(request(POST));
 
     assertThat(stream.nextResponse())
         .isEqualTo(replyHeaders(true, ":status", "204", "x-why", "empty"));
     assertThat(stream.awaitClose().getCode()).isEqualTo(Status.Code.OK);
     assertThat(stream.received()).hasSize(1);
+    HttpResponse<String> metrics =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            "http://127.0.0.1:"
+                                + callout.healthCheckAddress().orElseThrow().getPort()
+                                + "/metrics"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    assertThat(metrics.body().lines())
+        .contains("callout_immediate_responses_total{phase=\"request_headers\"} 1.0");
   }
 
   @Test
