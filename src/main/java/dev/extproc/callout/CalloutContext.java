@@ -445,14 +445,17 @@ public final class CalloutContext {
    *
    * @param headers response headers besides {@code :status}, in order; no pseudo-headers
    * @throws IllegalStateException outside the request-headers hook, when the request body mode is
-   *     not NONE or FULL_DUPLEX_STREAMED (Envoy answers 500), or when this phase already answers
-   *     with an immediate or streamed response
+   *     not NONE or FULL_DUPLEX_STREAMED (Envoy answers 500), when this phase already answers with
+   *     an immediate or streamed response, or after {@link #drainRequest}
    * @throws IllegalArgumentException when {@code httpStatus} is outside 200..599
    */
   public StreamedResponse respondStreaming(
       int httpStatus, List<Map.Entry<String, String>> headers) {
     StreamedReply reply = StreamedReply.of(httpStatus, headers);
     StreamedReply.check(additions.current(), requestBodyModeValue(), hasLocalReply());
+    if (drainRequested) {
+      throw new IllegalStateException("a streamed response after request_drain: the drain ends it");
+    }
     streamedReply = reply;
     return reply;
   }
@@ -467,10 +470,7 @@ public final class CalloutContext {
   public void respondStreaming(
       int httpStatus, List<Map.Entry<String, String>> headers, Flow.Publisher<ByteString> body) {
     requireNonNull(body, "body");
-    StreamedReply reply = StreamedReply.of(httpStatus, headers);
-    StreamedReply.check(additions.current(), requestBodyModeValue(), hasLocalReply());
-    reply.bodyFrom(body);
-    streamedReply = reply;
+    ((StreamedReply) respondStreaming(httpStatus, headers)).bodyFrom(body);
   }
 
   private boolean hasLocalReply() {

@@ -232,6 +232,9 @@ class StreamedReplyConformanceTest {
             String path = CalloutTools.headerValue(headers, ":path").orElse("");
             if (path.equals("/status")) {
               ctx.respondStreaming(199, List.of());
+            } else if (path.equals("/drained")) {
+              ctx.drainRequest();
+              ctx.respondStreaming(200, List.of());
             } else if (!path.equals("/later")) {
               ctx.respondStreaming(200, List.of());
             }
@@ -266,6 +269,13 @@ class StreamedReplyConformanceTest {
         .isEqualTo(
             "onRequestHeaders failed: java.lang.IllegalArgumentException: httpStatus: 199"
                 + " (expected: 200..599)");
+
+    CalloutTester.Stream drained = tester.newStream(FULL_DUPLEX);
+    drained.send(request(headers(":method", "POST", ":path", "/drained")));
+    assertThat(drained.awaitClose().getDescription())
+        .isEqualTo(
+            "onRequestHeaders failed: java.lang.IllegalStateException: a streamed response after"
+                + " request_drain: the drain ends it");
 
     CalloutTester.Stream later = tester.newStream(NONE);
     later.requestHeaders(headersEndOfStream(":method", "GET", ":path", "/later"));
