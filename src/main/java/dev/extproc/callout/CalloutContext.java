@@ -489,11 +489,12 @@ public final class CalloutContext {
    * if it already had), or when the client half-closes. From any hook; a second call does nothing.
    *
    * @throws IllegalStateException outside a hook, when the request body mode is not
-   *     FULL_DUPLEX_STREAMED or GRPC, or after {@link #respondStreaming}
+   *     FULL_DUPLEX_STREAMED or GRPC, while the request headers reply is deferred, or after {@link
+   *     #respondStreaming}
    */
   public void drainRequest() {
     additions.current();
-    RequestDrain.check(requestBodyModeValue());
+    RequestDrain.check(requestBodyModeValue(), this);
     if (streamedReply != null) {
       throw new IllegalStateException(
           "request_drain after a streamed response: nothing follows it");

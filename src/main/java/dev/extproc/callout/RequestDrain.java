@@ -30,16 +30,23 @@ final class RequestDrain {
   private boolean ended;
 
   /**
-   * Refuses a drain in a mode where the client does not stream the body to the server.
+   * Refuses a drain in a mode where the client does not stream the body to the server, or while the
+   * request headers reply is deferred ({@link DeferredHeaders}).
    *
-   * @throws IllegalStateException naming the mode Envoy announced
+   * @throws IllegalStateException naming the mode Envoy announced, or the deferred reply
    */
-  static void check(int requestBodyMode) {
+  static void check(int requestBodyMode, CalloutContext ctx) {
     if (requestBodyMode != BodySendMode.FULL_DUPLEX_STREAMED_VALUE
         && requestBodyMode != NewerFields.GRPC_BODY_MODE) {
       throw new IllegalStateException(
           "request_drain needs request body mode FULL_DUPLEX_STREAMED or GRPC; Envoy announced "
               + StreamedReply.modeName(requestBodyMode));
+    }
+    if (DeferredHeaders.isHeld(ctx, Direction.REQUEST)
+        || DeferredHeaders.isAsked(ctx, Phase.REQUEST_HEADERS)) {
+      throw new IllegalStateException(
+          "request_drain while the request headers reply is deferred (deferHeadersReply): the"
+              + " drained body would go out before it");
     }
   }
 

@@ -376,7 +376,7 @@ class StreamedReplyConformanceTest {
   }
 
   @Test
-  void case58_drainInGrpcMode_flagStandaloneFromHeaders_echoKeepsGrpcFlags_otherModesRefused() {
+  void case58_drainInGrpcMode_flagOnTheHeadersReply_echoKeepsGrpcFlags_refusals() {
     CalloutTester tester = tester(server(StreamedReplyConformanceTest::drainOnHeaders));
 
     CalloutTester.Stream grpc = tester.newStream(GRPC);
@@ -408,6 +408,21 @@ class StreamedReplyConformanceTest {
         .isEqualTo(
             "onRequestHeaders failed: java.lang.IllegalStateException: request_drain needs request"
                 + " body mode FULL_DUPLEX_STREAMED or GRPC; Envoy announced NONE");
+
+    CalloutServer deferring =
+        server(
+            (headers, ctx) -> {
+              ctx.deferHeadersReply();
+              ctx.drainRequest();
+              return null;
+            });
+    CalloutTester.Stream held = tester(deferring).newStream(FULL_DUPLEX);
+    held.send(request(POST));
+    assertThat(held.awaitClose().getDescription())
+        .isEqualTo(
+            "onRequestHeaders failed: java.lang.IllegalStateException: request_drain while the"
+                + " request headers reply is deferred (deferHeadersReply): the drained body would"
+                + " go out before it");
   }
 
   @Test
