@@ -3,6 +3,7 @@ package dev.extproc.callout;
 import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import com.google.protobuf.Struct;
@@ -24,8 +25,10 @@ import java.time.Duration;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Flow;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -64,6 +67,23 @@ public final class CalloutContext {
     }
   }
 
+  /**
+   * A local reply that streams, started by {@link #respondStreaming}: its body is written chunk by
+   * chunk, then it ends, with or without trailers. Thread-safe: usable from the hook and, after the
+   * hook returned, from any thread; the stream stays open until {@link #end}, or until Envoy ends
+   * or cancels it (then writes are dropped: {@link CalloutContext#isCancelled} tells).
+   */
+  public sealed interface StreamedResponse permits StreamedReply {
+    /** Sends {@code chunk} as the next part of the body (a {@code body_response}). */
+    void write(ByteString chunk);
+
+    /** Ends the reply (the last {@code body_response} carries {@code end_of_stream}). */
+    void end();
+
+    /** Ends the reply with {@code trailers} (a {@code trailers_response}). */
+    void end(List<Map.Entry<String, String>> trailers);
+  }
+
   /** The key under which Envoy sends the ext_proc filter's attributes. */
   static final String ATTRIBUTES_KEY = "envoy.filters.http.ext_proc";
 
@@ -84,6 +104,8 @@ public final class CalloutContext {
   private @Nullable DeferredHeaders deferredHeaders;
   private boolean observabilityMode;
   private @Nullable ProcessingMode sentModeOverride;
+  private @Nullable StreamedReply streamedReply;
+  private boolean drainRequested;
 
   private final PhaseAdditions additions = new PhaseAdditions();
 
@@ -448,7 +470,88 @@ public final class CalloutContext {
    *     200)
    */
   public void respondImmediately(ImmediateResponse response) {
+    if (streamedReply != null) {
+      throw new IllegalStateException("this phase already answers with a streamed response");
+    }
     additions.respondImmediately(response);
+  }
+
+  /**
+   * Answers {@code request_headers} with a local reply that streams ({@code
+   * streamed_immediate_response}, Envoy 1.37+): headers now, then a body written through the
+   * returned {@link StreamedResponse} from this hook or later from any thread, then its end. The
+   * reply replaces what the hook returns (its dynamic metadata is kept); nothing else is sent on
+   * the stream, Envoy's later messages are ignored, and the stream ends OK with the reply. Counted
+   * as an immediate response.
+   *
+   * @param headers response headers besides {@code :status}, in order; no pseudo-headers
+   * @throws IllegalStateException outside the request-headers hook, when the request body mode is
+   *     not NONE or FULL_DUPLEX_STREAMED (Envoy answers 500), when this phase already answers with
+   *     an immediate or streamed response, or after {@link #drainRequest}
+   * @throws IllegalArgumentException when {@code httpStatus} is outside 200..599
+   */
+  public StreamedResponse respondStreaming(
+      int httpStatus, List<Map.Entry<String, String>> headers) {
+    StreamedReply reply = StreamedReply.of(httpStatus, headers);
+    StreamedReply.check(additions.current(), requestBodyModeValue(), hasLocalReply());
+    if (drainRequested) {
+      throw new IllegalStateException("a streamed response after request_drain: the drain ends it");
+    }
+    streamedReply = reply;
+    return reply;
+  }
+
+  /**
+   * Like {@link #respondStreaming(int, List)}, with the body produced elsewhere: {@code body} is
+   * subscribed to once the headers went out, one item requested at a time, each item written as it
+   * arrives; its completion ends the reply, its failure ends the stream with {@code INTERNAL}. A
+   * {@link Flow.Publisher} rather than an iterator: an asynchronous source (an HTTP client's body,
+   * a model's token stream) pushes from its own threads, so no hook thread is held while it waits.
+   */
+  public void respondStreaming(
+      int httpStatus, List<Map.Entry<String, String>> headers, Flow.Publisher<ByteString> body) {
+    requireNonNull(body, "body");
+    ((StreamedReply) respondStreaming(httpStatus, headers)).bodyFrom(body);
+  }
+
+  private boolean hasLocalReply() {
+    return streamedReply != null || additions.immediateResponse() != null;
+  }
+
+  @Nullable StreamedReply streamedReply() {
+    return streamedReply;
+  }
+
+  /**
+   * Asks the client to stop sending the request body ({@code request_drain}): the framework sends
+   * it with this phase's replies, after writing out what the request body's transformer still holds
+   * (its {@link BodyTransformer#onEnd} runs now); request body chunks that were already on their
+   * way are then echoed unchanged, and the stream ends OK once the request body ended (or at once
+   * if it already had), or when the client half-closes. From any hook; a second call does nothing.
+   *
+   * @throws IllegalStateException outside a hook, when the request body mode is not
+   *     FULL_DUPLEX_STREAMED or GRPC, while the request headers reply is deferred, or after {@link
+   *     #respondStreaming}
+   */
+  public void drainRequest() {
+    additions.current();
+    RequestDrain.check(requestBodyModeValue(), this);
+    if (streamedReply != null) {
+      throw new IllegalStateException(
+          "request_drain after a streamed response: nothing follows it");
+    }
+    drainRequested = true;
+  }
+
+  /** Whether a hook asked for a request drain that was not taken yet; clears it. */
+  boolean takeDrainRequest() {
+    boolean requested = drainRequested;
+    drainRequested = false;
+    return requested;
+  }
+
+  private int requestBodyModeValue() {
+    return protocolConfig == null ? 0 : protocolConfig.getRequestBodyModeValue();
   }
 
   /**

@@ -214,10 +214,12 @@ final class CalloutStream<Q, R> extends ServerCall.Listener<Q>
         pending.add(event);
         return;
       }
-      draining = executor != null;
+      // Inline events drain the queue too, so that a task from another thread (runInOrder)
+      // never runs alongside them.
+      draining = true;
     }
     if (executor == null) {
-      process(event);
+      drain(event);
       return;
     }
     try {
@@ -248,9 +250,16 @@ final class CalloutStream<Q, R> extends ServerCall.Listener<Q>
     }
   }
 
-  @SuppressWarnings("unchecked") // the queue holds signals and this call's messages (Q) only
+  @Override
+  public void runInOrder(Runnable task) {
+    submit(task, true);
+  }
+
+  @SuppressWarnings("unchecked") // the queue holds signals, tasks and this call's messages (Q)
   private void process(Object event) {
-    if (!(event instanceof Signal)) {
+    if (event instanceof Runnable task) {
+      task.run();
+    } else if (!(event instanceof Signal)) {
       try {
         if (!closed) {
           core.onMessage((Q) event);
@@ -392,7 +401,10 @@ final class CalloutStream<Q, R> extends ServerCall.Listener<Q>
     // onStreamEnd runs before the close goes out, so Envoy never sees a stream end whose hook
     // is still running.
     end(status);
-    call.close(status, trailers == null ? new Metadata() : trailers);
+    synchronized (this) {
+      // Not alongside a standalone message from another thread (a streamed reply's writer).
+      call.close(status, trailers == null ? new Metadata() : trailers);
+    }
   }
 
   /** The stream's one end: onStreamEnd, then its release from the registry. */

@@ -116,7 +116,12 @@ final class FullDuplexBody extends StreamedBody {
     return started && !ended;
   }
 
-  /** Whether the body ended: its last chunk arrived, or trailers followed it. */
+  @Override
+  List<ProcessingResponse> flush() {
+    return drain(false);
+  }
+
+  @Override
   boolean isEnded() {
     return ended;
   }

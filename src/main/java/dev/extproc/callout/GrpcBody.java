@@ -98,6 +98,16 @@ final class GrpcBody extends StreamedBody {
   }
 
   @Override
+  boolean isEnded() {
+    return ended;
+  }
+
+  @Override
+  List<ProcessingResponse> flush() {
+    return drain(false);
+  }
+
+  @Override
   List<ProcessingResponse> endBeforeTrailers(CalloutContext ctx) {
     if (ended) {
       return List.of();

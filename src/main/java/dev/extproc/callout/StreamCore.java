@@ -26,7 +26,10 @@ import org.slf4j.LoggerFactory;
  *       next message is taken ({@link #onMessage}; the reply itself is shaped by {@link
  *       PhaseReply});
  *   <li>an immediate response ends the exchange: nothing is sent after it, later messages are
- *       ignored ({@link #emit});
+ *       ignored ({@link #emit}); so does a streamed one, whose reply goes on ({@link
+ *       StreamedReply});
+ *   <li>a request drain echoes the rest of the request body and ends the stream ({@link
+ *       RequestDrain});
  *   <li>observability mode: hooks run, nothing is sent ({@link #emit});
  *   <li>FULL_DUPLEX_STREAMED and GRPC bodies: any number of replies per chunk or message ({@link
  *       FullDuplexBody}, {@link GrpcBody}), FULL_DUPLEX_STREAMED headers replies deferred until the
@@ -64,6 +67,7 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
   private final TypedMetadata typedMetadata = new TypedMetadata();
   private boolean immediateResponseSent;
   private boolean observabilityLogged;
+  private @Nullable RequestDrain drain;
   // Per direction, created with the first streamed body message: most streams have none.
   private @Nullable StreamedBody @Nullable [] bodies;
   // Created by flow_control_init: most clients send none.
@@ -135,6 +139,11 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
           "[{}] {} after an immediate response: ignored", ctx.streamId(), phase.wireName());
       return;
     }
+    if (drain != null && drain.echoes(phase)) {
+      emit(phase, paced(phase, request, List.of(drain.echo(phase, request))));
+      closeIfDrained();
+      return;
+    }
     if (logger.isDebugEnabled()) {
       // Guarded: the stream id would be boxed for every message even with debug off.
       logger.debug("[{}] {} received", ctx.streamId(), phase.wireName());
@@ -145,7 +154,7 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
     long started = sink.hookStarted(hookName(phase));
     boolean inTime;
     try {
-      replies = guarded(phase, respond(phase, request));
+      replies = guarded(phase, drained(respond(phase, request)));
     } catch (RuntimeException | Error e) {
       // An Error (StackOverflowError, a failed class initialiser...) fails the stream like an
       // exception: left to propagate, it would leave the stream without an answer.
@@ -156,12 +165,47 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
       inTime = sink.hookReturned();
     }
     if (SupervisedHook.settle(sink, ctx, hookName(phase), inTime, failure)) {
-      if (windows != null) {
-        long consumed =
-            phase.kind() == Phase.Kind.BODY ? phase.direction().body(request).getBody().size() : 0;
-        replies = windows.pass(phase.direction(), replies, consumed);
+      emit(phase, paced(phase, request, replies));
+      StreamedReply streamed = ctx.streamedReply();
+      if (streamed != null && !immediateResponseSent) {
+        // Its headers answered this message: the reply goes on from any thread, nothing else.
+        immediateResponseSent = true;
+        shared.metrics().immediateResponse(phase);
+        streamed.open(sink, ctx.isObservabilityMode());
       }
-      emit(phase, replies);
+      closeIfDrained();
+    }
+  }
+
+  /**
+   * The replies to {@code request} that the client's windows let out now, with the grant for its
+   * body bytes once they are out ({@link FlowWindows}); all of them without flow control.
+   */
+  private List<ProcessingResponse> paced(
+      Phase phase, ProcessingRequest request, List<ProcessingResponse> replies) {
+    if (windows == null) {
+      return replies;
+    }
+    long consumed =
+        phase.kind() == Phase.Kind.BODY ? phase.direction().body(request).getBody().size() : 0;
+    return windows.pass(phase.direction(), replies, consumed);
+  }
+
+  /** Starts a request drain that the hook asked for; else returns {@code replies}. */
+  @SuppressWarnings("EnumOrdinal") // see streamedBody
+  private List<ProcessingResponse> drained(List<ProcessingResponse> replies) {
+    if (drain != null || !ctx.takeDrainRequest()) {
+      return replies;
+    }
+    drain = new RequestDrain();
+    return drain.start(replies, bodies == null ? null : bodies[Direction.REQUEST.ordinal()], ctx);
+  }
+
+  /** Ends the stream OK once a drained request body ended. */
+  private void closeIfDrained() {
+    if (drain != null && drain.ended()) {
+      logger.debug("[{}] request drained: ending the stream", ctx.streamId());
+      sink.close(Status.OK, null);
     }
   }
 
@@ -217,16 +261,22 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
 
   /**
    * Runs the hook (or body transformer) of {@code phase} and returns the replies to send: none for
-   * a deferred headers reply ({@link DeferredHeaders}), with typed metadata ({@link
-   * TypedMetadata}).
+   * a deferred headers reply ({@link DeferredHeaders}), the headers of a streamed reply ({@link
+   * StreamedReply}) instead of the hook's, with typed metadata ({@link TypedMetadata}).
    */
   private List<ProcessingResponse> respond(Phase phase, ProcessingRequest request) {
     StreamedBody body = phase.kind() == Phase.Kind.HEADERS ? null : streamedBody(phase);
-    List<ProcessingResponse> replies =
-        body == null
-            ? DeferredHeaders.hold(
-                phase, PhaseReply.of(phase, callout.process(request, ctx), ctx), ctx)
-            : body.respond(phase, request, callout, ctx);
+    List<ProcessingResponse> replies;
+    if (body != null) {
+      replies = body.respond(phase, request, callout, ctx);
+    } else {
+      ProcessingResponse returned = callout.process(request, ctx);
+      StreamedReply streamed = ctx.streamedReply();
+      replies =
+          streamed != null
+              ? List.of(streamed.first(returned, ctx))
+              : DeferredHeaders.hold(phase, PhaseReply.of(phase, returned, ctx), ctx);
+    }
     return typedMetadata.attach(phase.direction(), ctx.typedMetadata(), replies);
   }
 
@@ -277,6 +327,10 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
   @Override
   public void end(Status status) {
     shared.metrics().streamEnded(status.getCode());
+    StreamedReply streamed = ctx.streamedReply();
+    if (streamed != null) {
+      streamed.abandon();
+    }
     endHook(callout, ctx, status);
   }
 

@@ -21,6 +21,15 @@ interface StreamSink<R> {
    */
   void sendStandalone(R message);
 
+  /**
+   * Runs {@code task} from any thread, after the stream's events queued so far and one at a time
+   * with them, as a hook runs: how work that does not come from the client (a streamed reply's end)
+   * joins the stream's order. This default, for sinks confined to one thread, runs it now.
+   */
+  default void runInOrder(Runnable task) {
+    task.run();
+  }
+
   /** Closes the stream with {@code status}, once; later calls do nothing. */
   void close(Status status, @Nullable Metadata trailers);
 

@@ -41,6 +41,15 @@ abstract class StreamedBody implements BodyTransformer.Sink {
   /** Ends the body before trailers (its last reply unmarked) and returns the replies to send. */
   abstract List<ProcessingResponse> endBeforeTrailers(CalloutContext ctx);
 
+  /** Whether the body ended: its last message arrived, or trailers followed it. */
+  abstract boolean isEnded();
+
+  /**
+   * Returns the replies carrying what was written and not sent yet, none of them marking the end:
+   * for a request drain, which ends the body with what it holds.
+   */
+  abstract List<ProcessingResponse> flush();
+
   /**
    * Trailers: an open body ends first (its transformer's {@link BodyTransformer#onEnd}, then {@link
    * #endBeforeTrailers}), then the trailers get their reply.

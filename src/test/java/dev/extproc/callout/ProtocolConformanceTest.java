@@ -117,12 +117,14 @@ import org.slf4j.LoggerFactory;
  *   <li><b>37</b> (keepalive pings every 10 s, with and without calls, for a minute): needs more
  *       than a minute of wall time, and grpc-java clients cannot ping more often than every 10 s,
  *       so it cannot be compressed into a fast test.
- *   <li><b>40</b> (compatibility guard): {@code streamed_immediate_response} and a standalone
- *       {@code mode_override} do not exist in the api 1.0.49 protos this project compiles against,
- *       so no hook can produce them through the typed API. What a {@code process} override could
- *       still build, a {@code ProcessingResponse} with no response case (a bare {@code
- *       mode_override}, or field 11 smuggled in as an unknown field), is shown refused with {@code
- *       INTERNAL} by {@link #case40_processReturningEmptyOneof_refusedWithInternal}.
+ *   <li><b>40</b> (compatibility guard): a standalone {@code mode_override} does not exist in the
+ *       api 1.0.49 protos this project compiles against, and {@code streamed_immediate_response} is
+ *       written only by {@code ctx.respondStreaming} (cases 50-59, {@code
+ *       StreamedReplyConformanceTest}), so no hook can produce them otherwise through the typed
+ *       API. What a {@code process} override could still build, a {@code ProcessingResponse} with
+ *       no response case (a bare {@code mode_override}, or field 11 smuggled in as an unknown
+ *       field), is shown refused with {@code INTERNAL} by {@link
+ *       #case40_processReturningEmptyOneof_refusedWithInternal}.
  *   <li>The optional part of <b>27</b>: a "fail-open" policy that ends the stream OK without a
  *       reply when a hook throws is not implemented; the required part (a non-OK status with a
  *       descriptive message, nothing else sent, no hang) is tested.

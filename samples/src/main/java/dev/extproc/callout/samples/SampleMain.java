@@ -19,6 +19,7 @@ import dev.extproc.callout.samples.observe.Observe;
 import dev.extproc.callout.samples.redactbody.RedactBody;
 import dev.extproc.callout.samples.redirect.Redirect;
 import dev.extproc.callout.samples.setcookie.SetCookie;
+import dev.extproc.callout.samples.sseguard.SseGuard;
 import dev.extproc.callout.samples.stateful.Stateful;
 import dev.extproc.callout.samples.updateheader.UpdateHeader;
 import java.io.IOException;
@@ -98,6 +99,7 @@ public final class SampleMain {
     samples.put("dynamic-forwarding", flags -> DynamicForwarding::new);
     samples.put("stateful", flags -> Stateful::new);
     samples.put("redact-body", flags -> RedactBody::new);
+    samples.put("sse-guard", flags -> SseGuard::new);
     samples.put("observe", flags -> Observe::new);
     samples.put("block-ip", flags -> BlockIp::new);
     samples.put("network-basic", SampleMain::networkBasic);

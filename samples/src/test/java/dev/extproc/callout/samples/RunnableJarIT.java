@@ -7,6 +7,7 @@ import dev.extproc.callout.testing.CalloutTester;
 import dev.extproc.callout.testing.NetworkStream;
 import dev.extproc.callout.testing.TrustAllCertificates;
 import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -122,8 +123,8 @@ class RunnableJarIT {
   }
 
   @Test
-  void javaJar_authorizationAndTcpSamples_startAndServeTheirService() throws Exception {
-    for (String sample : List.of("block-ip", "jwt-authz", "network-basic")) {
+  void javaJar_authorizationTcpAndStreamingSamples_startAndServeTheirService() throws Exception {
+    for (String sample : List.of("block-ip", "jwt-authz", "network-basic", "sse-guard")) {
       ServerProcess.assertDefaultPortsFree();
       ProcessBuilder command =
           new ProcessBuilder(
@@ -153,6 +154,13 @@ class RunnableJarIT {
             assertThat(stream.read("hello", false).getReadData().getData().toStringUtf8())
                 .isEqualTo("hello");
             assertThat(stream.halfClose().getCode()).isEqualTo(Status.Code.OK);
+          } else if (sample.equals("sse-guard")) {
+            // An abusive request: a streamed local reply (field 11), then the stream ends OK.
+            CalloutTester.Stream stream = tester.newStream();
+            ProcessingResponse first =
+                stream.requestHeaders(CalloutTester.headers(":path", "/", "x-abuse-score", "99"));
+            assertThat(first.getUnknownFields().hasField(11)).isTrue();
+            assertThat(stream.awaitClose().getCode()).isEqualTo(Status.Code.OK);
           } else {
             // No x-forwarded-for for block-ip, no token for jwt-authz: both deny.
             CheckResponse decision =

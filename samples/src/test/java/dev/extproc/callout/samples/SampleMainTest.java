@@ -150,6 +150,7 @@ class SampleMainTest {
             "dynamic-forwarding",
             "stateful",
             "redact-body",
+            "sse-guard",
             "observe",
             "block-ip",
             "network-basic",
