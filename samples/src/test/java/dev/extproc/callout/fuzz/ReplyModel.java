@@ -47,7 +47,7 @@ public final class ReplyModel {
     YES
   }
 
-  /** {@code end_of_stream_without_message} of {@code StreamedBodyResponse}, newer than our protos. */
+  /** {@code StreamedBodyResponse.end_of_stream_without_message}: newer than our protos. */
   private static final int END_OF_STREAM_WITHOUT_MESSAGE = 3;
 
   /** GRPC body mode: newer than our protos, read as its number. */
