@@ -1,5 +1,6 @@
 package dev.extproc.callout.fuzz;
 
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
@@ -9,6 +10,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse.ResponseCase;
 import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the framework promises about the replies to one stream, checked against the replies it sent:
@@ -22,7 +24,9 @@ import java.util.List;
  *   <li>in GRPC mode (body mode 5) the same, except that messages are never re-chunked (no size
  *       limit) and trailers end the body even before any message; only there may a reply carry
  *       {@code end_of_stream_without_message} (field 3, read by number), and only as the half-close
- *       echo: marked {@code end_of_stream}, no body;
+ *       echo: marked {@code end_of_stream}, no body; GRPC mode is what the last {@code
+ *       mode_override} sent says, else {@code protocol_config}; a direction's streamed body keeps
+ *       the kind (GRPC or FULL_DUPLEX_STREAMED) of its first message;
  *   <li>at most one standalone {@code override_message_timeout} per message, before its reply;
  *   <li>nothing at all once a message in observability mode has arrived, and nothing after an
  *       immediate response (the messages after it are ignored);
@@ -63,6 +67,10 @@ public final class ReplyModel {
   private boolean observability;
   private int requestBodyMode = BodySendMode.NONE_VALUE;
   private int responseBodyMode = BodySendMode.NONE_VALUE;
+  // The body modes of the last mode_override sent: GRPC mode follows them, not protocol_config.
+  private @Nullable ProcessingMode sentOverride;
+  // Per direction, the kind of the first streamed body (0 none yet, else GRPC or not): it stays.
+  private final int[] streamedKind = new int[2];
   private final boolean[] started = new boolean[2];
   private final boolean[] ended = new boolean[2];
   private final boolean[] maybeEnded = new boolean[2];
@@ -126,7 +134,14 @@ public final class ReplyModel {
             "override_message_timeout not sent alone");
         next++;
       }
-      if (!answered(i, message, phase)) {
+      int first = next;
+      boolean answered = answered(i, message, phase);
+      for (int r = first; r < next; r++) {
+        if (replies.get(r).hasModeOverride()) {
+          sentOverride = replies.get(r).getModeOverride();
+        }
+      }
+      if (!answered) {
         expect(!complete, i, "no reply, yet the stream ended OK");
         break;
       }
@@ -148,9 +163,19 @@ public final class ReplyModel {
             || phase == RequestCase.REQUEST_HEADERS;
     int direction = request ? 0 : 1;
     int mode = request ? requestBodyMode : responseBodyMode;
-    boolean grpc = mode == GRPC_BODY_MODE;
+    int grpcMode =
+        sentOverride == null
+            ? mode
+            : request
+                ? sentOverride.getRequestBodyModeValue()
+                : sentOverride.getResponseBodyModeValue();
     // GRPC mode streams bodies as FULL_DUPLEX_STREAMED does, one reply per whole message.
-    boolean fullDuplex = mode == BodySendMode.FULL_DUPLEX_STREAMED_VALUE || grpc;
+    boolean fullDuplex =
+        mode == BodySendMode.FULL_DUPLEX_STREAMED_VALUE || grpcMode == GRPC_BODY_MODE;
+    if (fullDuplex && !headersPhase(phase) && streamedKind[direction] == 0) {
+      streamedKind[direction] = grpcMode == GRPC_BODY_MODE ? GRPC_BODY_MODE : mode;
+    }
+    boolean grpc = fullDuplex && streamedKind[direction] == GRPC_BODY_MODE;
     boolean body = phase == RequestCase.REQUEST_BODY || phase == RequestCase.RESPONSE_BODY;
     boolean trailers =
         phase == RequestCase.REQUEST_TRAILERS || phase == RequestCase.RESPONSE_TRAILERS;
@@ -212,6 +237,10 @@ public final class ReplyModel {
         i,
         "reply " + Dump.of(reply, 300) + " to " + phase);
     return true;
+  }
+
+  private static boolean headersPhase(RequestCase phase) {
+    return phase == RequestCase.REQUEST_HEADERS || phase == RequestCase.RESPONSE_HEADERS;
   }
 
   private static ResponseCase responseCase(RequestCase phase) {
