@@ -235,11 +235,20 @@ final class CalloutStream<Q, R> extends ServerCall.Listener<Q>
     }
   }
 
-  /** On the hook executor: processes {@code first}, then whatever arrived meanwhile. */
+  /**
+   * On the hook executor: processes {@code first}, then whatever arrived meanwhile. An exception
+   * out of the engine ends the stream INTERNAL; the queue goes on, so the half-close or cancel
+   * behind it still ends the stream (else it would wait there forever).
+   */
   private void drain(Object first) {
     Object event = first;
     while (true) {
-      process(event);
+      try {
+        process(event);
+      } catch (RuntimeException | Error e) {
+        logger.error("[{}] the engine failed; ending the stream with INTERNAL", ctx.streamId(), e);
+        close(Status.INTERNAL.withDescription("the engine failed: " + e).withCause(e), null);
+      }
       synchronized (queueLock) {
         event = pending == null ? null : pending.poll();
         if (event == null) {

@@ -123,7 +123,13 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
           new Metadata());
       return;
     }
-    boolean windowUpdate = readFlowControl(request);
+    boolean windowUpdate;
+    try {
+      windowUpdate = readFlowControl(request);
+    } catch (StatusRuntimeException e) {
+      refuse(e);
+      return;
+    }
     Phase phase = Phase.of(request);
     if (phase == null) {
       if (windowUpdate && windows != null && !immediateResponseSent) {
@@ -140,7 +146,14 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
       return;
     }
     if (drain != null && drain.echoes(phase)) {
-      emit(phase, paced(phase, request, List.of(drain.echo(phase, request))));
+      ProcessingResponse echo;
+      try {
+        echo = drain.echo(phase, request);
+      } catch (StatusRuntimeException e) {
+        refuse(e);
+        return;
+      }
+      emit(phase, paced(phase, request, List.of(echo)));
       closeIfDrained();
       return;
     }
@@ -175,6 +188,12 @@ final class StreamCore implements StreamProtocol<ProcessingRequest> {
       }
       closeIfDrained();
     }
+  }
+
+  /** Ends the stream with the status of a message the engine refuses (malformed newer fields). */
+  private void refuse(StatusRuntimeException e) {
+    logger.debug("[{}] {}", ctx.streamId(), e.getStatus().getDescription());
+    sink.close(e.getStatus(), e.getTrailers());
   }
 
   /**

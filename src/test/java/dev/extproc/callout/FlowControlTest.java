@@ -16,11 +16,13 @@ import static dev.extproc.callout.testing.GrpcModeMessages.grpcRequestHeaders;
 import static dev.extproc.callout.testing.GrpcModeMessages.serverWindowUpdate;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnknownFieldSet;
 import dev.extproc.callout.testing.CalloutTester;
 import dev.extproc.callout.testing.Replies;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProtocolConfiguration;
 import io.grpc.Status;
@@ -32,7 +34,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Flow control beyond GRPC mode's conformance cases, over a loopback socket: FULL_DUPLEX_STREAMED
  * streams with {@code flow_control_init} follow the same windows, and an immediate response is not
- * held behind them.
+ * held behind them; a flow-control field that does not parse ends the stream INVALID_ARGUMENT.
  */
 class FlowControlTest {
 
@@ -99,5 +101,32 @@ class FlowControlTest {
     // Headers reply, x, its grant, the immediate response: nothing after it, "held" dropped.
     assertThat(stream.received()).hasSize(4);
     assertThat(stream.received().get(3)).isEqualTo(immediate);
+  }
+
+  @Test
+  void clientWindowUpdate_thatDoesNotParse_endsTheStreamWithInvalidArgument() throws IOException {
+    CalloutTester.Stream stream = streams.grpcStream(passThrough(), 10);
+    // Field 13 (client_window_update) as bytes that are no message: a tag cut short.
+    UnknownFieldSet malformed =
+        UnknownFieldSet.newBuilder()
+            .addField(
+                13,
+                UnknownFieldSet.Field.newBuilder()
+                    .addLengthDelimited(ByteString.copyFrom(new byte[] {(byte) 0x80}))
+                    .build())
+            .build();
+
+    stream.send(ProcessingRequest.newBuilder().setUnknownFields(malformed).build());
+
+    // Before the fix the exception escaped the stream's event queue: no reply, no close, ever.
+    Status status = stream.awaitClose();
+    assertThat(status.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(status.getDescription())
+        .isEqualTo(
+            "malformed ProcessingRequest: a field newer than the compiled Envoy API does not parse"
+                + " (While parsing a protocol message, the input ended unexpectedly in the middle"
+                + " of a field.  This could mean either that the input has been truncated or that"
+                + " an embedded message misreported its own length.)");
+    assertThat(stream.received()).containsExactly(CONTINUE_REQUEST_HEADERS);
   }
 }

@@ -26,7 +26,8 @@ import java.util.function.Function;
  *   <li>OK after the half-close, or CANCELLED after the client's reset;
  *   <li>the script's own {@link ScriptedCallout#DENIED};
  *   <li>RESOURCE_EXHAUSTED naming the limit (inbound message size, transformer buffer);
- *   <li>INVALID_ARGUMENT after a body chunk that followed the end of its full-duplex body;
+ *   <li>INVALID_ARGUMENT after a body chunk that followed the end of its full-duplex or GRPC-mode
+ *       body, or for a newer field that does not parse ({@link ReplyModel#invalidArgument});
  *   <li>INTERNAL "&lt;hook&gt; failed: ..." only when that hook call did something the framework
  *       refuses, or a transformer that throws was registered.
  * </ul>
@@ -110,9 +111,7 @@ public final class EngineTargets {
           case CANCELLED -> plan.cancel();
           case ABORTED -> description.equals(ScriptedCallout.DENIED.getDescription());
           case RESOURCE_EXHAUSTED -> description.contains("(--max-");
-          case INVALID_ARGUMENT ->
-              bodyAfterEnd != ReplyModel.BodyAfterEnd.NO
-                  && description.contains("after the end of the body");
+          case INVALID_ARGUMENT -> ReplyModel.invalidArgument(plan, bodyAfterEnd, description);
           case INTERNAL ->
               (record.lastRisky && description.startsWith(record.lastHook + " failed: "))
                   || record.throwingTransformer;

@@ -118,7 +118,11 @@ public final class FuzzedCallout implements AutoCloseable {
     return new FuzzedCallout(callout);
   }
 
-  /** Plays {@code plan} on a new stream and waits (bounded) for the server to close it. */
+  /**
+   * Plays {@code plan} on a new stream and waits (bounded) for the server to close it.
+   *
+   * @throws AssertionError with the stream's messages and replies when it did not close in time
+   */
   public Outcome play(StreamPlan plan) {
     serverStatus.set(null);
     CalloutTester.Stream stream =
@@ -127,11 +131,22 @@ public final class FuzzedCallout implements AutoCloseable {
       stream.send(message);
     }
     Status status;
-    if (plan.cancel()) {
-      stream.cancel();
-      status = stream.awaitClose();
-    } else {
-      status = stream.halfClose();
+    try {
+      if (plan.cancel()) {
+        stream.cancel();
+        status = stream.awaitClose();
+      } else {
+        status = stream.halfClose();
+      }
+    } catch (AssertionError e) {
+      // The stream never closed: the finding needs the stream that led to it.
+      AssertionError hang =
+          failure(
+              String.valueOf(e.getMessage()),
+              plan,
+              new Outcome(stream.received(), Status.UNKNOWN, null));
+      hang.addSuppressed(e);
+      throw hang;
     }
     return new Outcome(stream.received(), status, serverStatus.get());
   }

@@ -18,6 +18,21 @@ public record StreamPlan(boolean observability, List<ProcessingRequest> messages
     messages = List.copyOf(messages);
   }
 
+  /**
+   * Whether a message carries unknown fields, on itself or on its body: where the fields newer than
+   * our protos live (flow control, GRPC mode's body flags), well-formed or not.
+   */
+  public boolean hasUnknownFields() {
+    for (ProcessingRequest message : messages) {
+      if (!message.getUnknownFields().asMap().isEmpty()
+          || !message.getRequestBody().getUnknownFields().asMap().isEmpty()
+          || !message.getResponseBody().getUnknownFields().asMap().isEmpty()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** A readable dump for failure messages, cut at {@code limit} characters. */
   public String describe(int limit) {
     StringBuilder out = new StringBuilder();

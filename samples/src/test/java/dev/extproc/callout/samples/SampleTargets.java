@@ -33,7 +33,8 @@ import org.jspecify.annotations.Nullable;
  *   <li>OK after the half-close, or CANCELLED after the client's reset;
  *   <li>a sample's own precise refusal ({@code add-custom-response}'s PERMISSION_DENIED);
  *   <li>RESOURCE_EXHAUSTED naming the limit, or INVALID_ARGUMENT after a body chunk that followed
- *       the end of its full-duplex body (invalid input, answered precisely by the framework);
+ *       the end of its full-duplex or GRPC-mode body or for a newer field that does not parse
+ *       (invalid input, answered precisely by the framework);
  *   <li>INTERNAL only as the mutation guard's refusal (which names the header and the rule) of a
  *       reply that echoes a header Envoy can never send: an empty or non-lower-case-token key, or
  *       NUL, CR or LF in a value.
@@ -94,9 +95,7 @@ public final class SampleTargets {
               name.equals("add-custom-response")
                   && description.equals(CalloutTools.DEFAULT_DENY_MESSAGE);
           case RESOURCE_EXHAUSTED -> description.contains("(--max-");
-          case INVALID_ARGUMENT ->
-              bodyAfterEnd != ReplyModel.BodyAfterEnd.NO
-                  && description.contains("after the end of the body");
+          case INVALID_ARGUMENT -> ReplyModel.invalidArgument(plan, bodyAfterEnd, description);
           case INTERNAL -> description.contains("(policy REJECT)") && envoyNeverSends(plan);
           default -> false;
         };

@@ -9,6 +9,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
+import io.grpc.Status;
 
 /**
  * Reads and writes the ext_proc fields newer than the Envoy API jar through the overlay messages of
@@ -39,7 +40,12 @@ public final class NewerFields {
 
   private NewerFields() {}
 
-  /** The newer fields of {@code request}: flow control. */
+  /**
+   * The newer fields of {@code request}: flow control.
+   *
+   * <p>Each {@code of} throws a {@code StatusRuntimeException} (INVALID_ARGUMENT) when a field of
+   * the overlay's numbers does not parse as its type.
+   */
   public static ProcessingRequestFields of(ProcessingRequest request) {
     return read(request, REQUEST_KNOWN, ProcessingRequestFields.getDefaultInstance());
   }
@@ -97,9 +103,17 @@ public final class NewerFields {
               .getParserForType()
               .parseFrom(known ? envoy.toByteString() : unknown.toByteString());
     } catch (InvalidProtocolBufferException e) {
-      // Not reached: both come from a message that parsed; kept as a clear failure if it ever is.
-      throw new IllegalArgumentException(
-          "malformed newer fields in " + envoy.getDescriptorForType().getName(), e);
+      // An unknown field parses as any bytes; the overlay's message type need not (a peer's bug,
+      // or a fuzzer): that is the peer's bad input.
+      throw Status.INVALID_ARGUMENT
+          .withDescription(
+              "malformed "
+                  + envoy.getDescriptorForType().getName()
+                  + ": a field newer than the compiled Envoy API does not parse ("
+                  + e.getMessage()
+                  + ")")
+          .withCause(e)
+          .asRuntimeException();
     }
   }
 
