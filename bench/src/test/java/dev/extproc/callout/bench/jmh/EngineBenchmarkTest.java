@@ -56,7 +56,8 @@ class EngineBenchmarkTest {
             reply(
                 "request_headers { response {"
                     + " header_mutation { set_headers {"
-                    + " header { key: 'header-request' raw_value: 'request' } } }"
+                    + " header { key: 'header-request' raw_value: 'request' }"
+                    + " append { value: false } append_action: OVERWRITE_IF_EXISTS_OR_ADD } }"
                     + " clear_route_cache: true } }"));
   }
 
@@ -83,7 +84,8 @@ class EngineBenchmarkTest {
         .isEqualTo(
             reply(
                 "response_headers { response { header_mutation {"
-                    + " set_headers { header { key: 'header-response' raw_value: 'response' } }"
+                    + " set_headers { header { key: 'header-response' raw_value: 'response' }"
+                    + " append { value: false } append_action: OVERWRITE_IF_EXISTS_OR_ADD }"
                     + " remove_headers: 'foo' } } }"));
   }
 
