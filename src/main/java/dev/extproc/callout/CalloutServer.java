@@ -90,6 +90,9 @@ public abstract class CalloutServer implements AutoCloseable {
   }
 
   /** Creates a callout with {@code config}. */
+  // CalloutServices keeps `this` and reads only its class (which hooks it declares), never its
+  // state, so an escape before the subclass's fields are set is harmless.
+  @SuppressWarnings("this-escape")
   protected CalloutServer(CalloutServerConfig config) {
     this.config = requireNonNull(config, "config");
     Clock clock = new Clock();
