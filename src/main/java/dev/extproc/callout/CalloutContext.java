@@ -179,12 +179,7 @@ public final class CalloutContext {
     if (mode != null) {
       return request ? mode.getRequestBodyModeValue() : mode.getResponseBodyModeValue();
     }
-    if (protocolConfig == null) {
-      return BodySendMode.NONE_VALUE;
-    }
-    return request
-        ? protocolConfig.getRequestBodyModeValue()
-        : protocolConfig.getResponseBodyModeValue();
+    return direction.announcedBodyModeValue(this);
   }
 
   /** Records a {@code mode_override} that went out: it sets the modes of the rest of the stream. */
@@ -493,7 +488,8 @@ public final class CalloutContext {
   public StreamedResponse respondStreaming(
       int httpStatus, List<Map.Entry<String, String>> headers) {
     StreamedReply reply = StreamedReply.of(httpStatus, headers);
-    StreamedReply.check(additions.current(), requestBodyModeValue(), hasLocalReply());
+    StreamedReply.check(
+        additions.current(), Direction.REQUEST.announcedBodyModeValue(this), hasLocalReply());
     if (drainRequested) {
       throw new IllegalStateException("a streamed response after request_drain: the drain ends it");
     }
@@ -535,7 +531,7 @@ public final class CalloutContext {
    */
   public void drainRequest() {
     additions.current();
-    RequestDrain.check(requestBodyModeValue(), this);
+    RequestDrain.check(Direction.REQUEST.announcedBodyModeValue(this), this);
     if (streamedReply != null) {
       throw new IllegalStateException(
           "request_drain after a streamed response: nothing follows it");
@@ -548,10 +544,6 @@ public final class CalloutContext {
     boolean requested = drainRequested;
     drainRequested = false;
     return requested;
-  }
-
-  private int requestBodyModeValue() {
-    return protocolConfig == null ? 0 : protocolConfig.getRequestBodyModeValue();
   }
 
   /**

@@ -2,7 +2,6 @@ package dev.extproc.callout;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.extproc.callout.internal.wire.NewerFields;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeaderMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
@@ -51,7 +50,7 @@ final class DeferredHeaders {
               + " reply needs body mode FULL_DUPLEX_STREAMED (the "
               + direction.name().toLowerCase(Locale.ROOT)
               + " body mode is "
-              + modeName(direction, mode, ctx)
+              + StreamedReply.modeName(direction.announcedBodyModeValue(ctx))
               + ")");
     }
     asked = current;
@@ -140,18 +139,5 @@ final class DeferredHeaders {
       reply = direction.set(reply.toBuilder(), merged.build()).build();
     }
     return ContentLength.declared(direction, reply, length, ctx);
-  }
-
-  /** The body mode's name; GRPC, newer than the API's enum, reads as UNRECOGNIZED there. */
-  private static String modeName(Direction direction, BodySendMode mode, CalloutContext ctx) {
-    int value =
-        ctx.protocolConfig()
-            .map(
-                c ->
-                    direction == Direction.REQUEST
-                        ? c.getRequestBodyModeValue()
-                        : c.getResponseBodyModeValue())
-            .orElse(0);
-    return value == NewerFields.GRPC_BODY_MODE ? "GRPC" : mode.name();
   }
 }

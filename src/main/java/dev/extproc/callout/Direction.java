@@ -1,12 +1,15 @@
 package dev.extproc.callout;
 
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
 import java.util.Optional;
 import java.util.function.BiFunction;
@@ -87,6 +90,27 @@ enum Direction {
   /** The body mode Envoy announced for this direction. */
   BodySendMode bodyMode(CalloutContext ctx) {
     return bodyMode.apply(ctx);
+  }
+
+  /**
+   * The number of the body mode Envoy announced for this direction (0, NONE, when it sent none):
+   * GRPC (5) included, which {@link #bodyMode} reads as {@code UNRECOGNIZED}.
+   */
+  int announcedBodyModeValue(CalloutContext ctx) {
+    return ctx.protocolConfig()
+        .map(c -> this == REQUEST ? c.getRequestBodyModeValue() : c.getResponseBodyModeValue())
+        .orElse(0);
+  }
+
+  /** A body reply of this direction carrying {@code streamed} as its {@code streamed_response}. */
+  ProcessingResponse streamedReply(StreamedBodyResponse streamed) {
+    BodyResponse response =
+        BodyResponse.newBuilder()
+            .setResponse(
+                CommonResponse.newBuilder()
+                    .setBodyMutation(BodyMutation.newBuilder().setStreamedResponse(streamed)))
+            .build();
+    return set(ProcessingResponse.newBuilder(), response).build();
   }
 
   /** Whether this direction's body is in GRPC mode, announced or switched by a mode override. */

@@ -5,9 +5,6 @@ import dev.extproc.callout.internal.wire.NewerFields;
 import dev.extproc.callout.internal.wire.ProcessingResponseFields;
 import dev.extproc.callout.internal.wire.StreamedBodyResponseFields;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
-import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
@@ -105,13 +102,7 @@ final class RequestDrain {
               .setGrpcMessageCompressed(flags.getGrpcMessageCompressed())
               .build());
     }
-    BodyResponse reply =
-        BodyResponse.newBuilder()
-            .setResponse(
-                CommonResponse.newBuilder()
-                    .setBodyMutation(BodyMutation.newBuilder().setStreamedResponse(echo)))
-            .build();
-    return Direction.REQUEST.set(ProcessingResponse.newBuilder(), reply).build();
+    return Direction.REQUEST.streamedReply(echo.build());
   }
 
   /** Whether the request body ended, so that the stream can end OK. */

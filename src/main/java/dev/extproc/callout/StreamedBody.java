@@ -3,8 +3,6 @@ package dev.extproc.callout;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
-import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
-import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
@@ -144,12 +142,6 @@ abstract class StreamedBody implements BodyTransformer.Sink {
 
   /** A body reply of this direction carrying {@code streamed}. */
   ProcessingResponse reply(StreamedBodyResponse streamed) {
-    BodyResponse response =
-        BodyResponse.newBuilder()
-            .setResponse(
-                CommonResponse.newBuilder()
-                    .setBodyMutation(BodyMutation.newBuilder().setStreamedResponse(streamed)))
-            .build();
-    return direction.set(ProcessingResponse.newBuilder(), response).build();
+    return direction.streamedReply(streamed);
   }
 }
