@@ -179,7 +179,14 @@ public final class CalloutContext {
     if (mode != null) {
       return request ? mode.getRequestBodyModeValue() : mode.getResponseBodyModeValue();
     }
-    return direction.announcedBodyModeValue(this);
+    // The field itself, not Direction.announcedBodyModeValue's Optional: this runs per body
+    // message.
+    if (protocolConfig == null) {
+      return BodySendMode.NONE_VALUE;
+    }
+    return request
+        ? protocolConfig.getRequestBodyModeValue()
+        : protocolConfig.getResponseBodyModeValue();
   }
 
   /** Records a {@code mode_override} that went out: it sets the modes of the rest of the stream. */
